@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` (the demo, end to end) and `make test`.
+# Both install missing Debian packages first (scripts/install-deps.sh).
+
+RANKS ?= 2
+SWIFT_BUILD_FLAGS ?=
+BIN := .build/release/tooltune
+# mpirun as root needs these; --oversubscribe lets ranks outnumber cores; --bind-to none lets each rank
+# use several BLAS threads (by default Open MPI pins a rank to one core).
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+MPIRUN := mpirun --oversubscribe --bind-to none
+
+.PHONY: deps build test run doctor clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+
+test: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+doctor: build
+	$(MPIRUN) -n $(RANKS) $(BIN) doctor
+
+run: build
+	$(MPIRUN) -n $(RANKS) $(BIN) doctor --threads 1
+	$(BIN) validate jobs/demo.yaml
+
+clean:
+	rm -rf .build runs/demo

@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The three native libraries come from the system through pkg-config (Debian names: the "-serial"
+// HDF5 and "ompi-c" avoid the alternatives-managed aliases that flip between implementations).
+let package = Package(
+    name: "ToolTune",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tooltune", targets: ["tooltune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "Storage", dependencies: ["CHDF5"]),
+        .target(name: "OPT", dependencies: ["Kernels"]),
+        .target(name: "Training", dependencies: [
+            "OPT", "Distributed", "Storage", "Kernels",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "tooltune", dependencies: [
+            "Training", "OPT", "Distributed", "Storage", "Kernels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "TestSupport"]),
+    ]
+)

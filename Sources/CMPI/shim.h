@@ -1,0 +1,30 @@
+// Static inline accessors for the Open MPI handles and constants that are C macros (casts of
+// predefined globals) and therefore invisible to Swift. Nothing else belongs here.
+#ifndef TOOLTUNE_CMPI_SHIM_H
+#define TOOLTUNE_CMPI_SHIM_H
+#include <mpi.h>
+
+static inline MPI_Comm tt_mpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Comm tt_mpi_comm_null(void) { return MPI_COMM_NULL; }
+
+static inline MPI_Datatype tt_mpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype tt_mpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype tt_mpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype tt_mpi_int32(void) { return MPI_INT32_T; }
+static inline MPI_Datatype tt_mpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype tt_mpi_uint8(void) { return MPI_UINT8_T; }
+
+static inline MPI_Op tt_mpi_op_sum(void) { return MPI_SUM; }
+static inline MPI_Op tt_mpi_op_max(void) { return MPI_MAX; }
+static inline MPI_Op tt_mpi_op_min(void) { return MPI_MIN; }
+
+static inline void *tt_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Errhandler tt_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline MPI_Status *tt_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Request tt_mpi_request_null(void) { return MPI_REQUEST_NULL; }
+
+static inline int tt_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+static inline int tt_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int tt_mpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
+
+#endif

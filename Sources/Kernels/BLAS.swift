@@ -1,0 +1,17 @@
+import COpenBLAS
+
+/// What OpenBLAS was built with and runs as. OpenBLAS chooses its kernels once, at load time (from
+/// OPENBLAS_CORETYPE or CPU detection), so `coreName` cannot be changed from inside the process.
+public enum BLAS {
+    /// The build configuration string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
+    public static var config: String { String(cString: openblas_get_config()) }
+
+    /// The CPU kernel set in use, e.g. "Haswell".
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// Threads each BLAS call may use.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}

@@ -1,0 +1,422 @@
+import Foundation
+import OPT
+import Storage
+import Yams
+
+/// A training job as described by its YAML file (`jobs/*.yaml`), with every default filled in.
+/// Relative paths in the file are resolved against the current directory, as `mpirun` keeps it.
+public struct JobSpec: Sendable {
+    public var name: String
+    public var seed: Int
+    public var model: ModelSpec
+    public var tokenizer: TokenizerSpec
+    public var data: DataSpec
+    public var train: TrainSpec
+    public var checkpoint: CheckpointSpec
+    public var distributed: DistributedSpec
+    public var eval: EvalSpec
+    /// The file it was read from and its exact text (stored in every checkpoint).
+    public var file: String
+    public var text: String
+
+    public struct ModelSpec: Sendable {
+        public enum Initialization: String, Sendable, CaseIterable { case random, hf, checkpoint }
+        public var initialization: Initialization
+        /// A Hugging Face model folder (init hf) or a ToolTune checkpoint (init checkpoint).
+        public var path: String?
+        /// The preset the config started from, if any.
+        public var preset: String?
+        /// The architecture: from `config` (init random) or read from `path`.
+        public var config: OPTConfig
+    }
+
+    public struct TokenizerSpec: Sendable {
+        /// A folder with vocab.json and merges.txt.
+        public var path: String
+    }
+
+    public struct DataSpec: Sendable {
+        public enum Format: String, Sendable, CaseIterable {
+            case auto, toolbenchAnswers = "toolbench-answers", toolllama, messages
+        }
+        public enum Fit: String, Sendable, CaseIterable {
+            /// Keep system + query + target; shorten observations, drop the oldest turns, compact functions.
+            case trimHistory = "trim-history"
+            /// Drop examples that do not fit.
+            case drop
+        }
+        public var train: String
+        public var eval: String?
+        public var format: Format
+        public var maxSeqLen: Int
+        public var fit: Fit
+        public var packing: Bool
+        /// Keep the assistant thoughts that ToolBench's preprocessing drops (off: as ToolLLaMA trained).
+        public var keepThoughts: Bool
+    }
+
+    public struct TrainSpec: Sendable {
+        public var epochs: Int
+        /// Stop after this many optimizer steps even if epochs remain (for smoke runs).
+        public var maxSteps: Int?
+        public var microBatchTokens: Int
+        public var globalBatchTokens: Int
+        public var optimizer: OptimizerSpec
+        public var schedule: ScheduleSpec
+        /// 0 turns clipping off.
+        public var maxGradNorm: Double
+        public var dropout: Double
+        /// Skip (and count) steps whose loss or gradient is not finite, instead of stopping.
+        public var skipNonfinite: Bool
+    }
+
+    public struct OptimizerSpec: Sendable {
+        public var name: String
+        public var lr: Double
+        public var betas: (Double, Double)
+        public var eps: Double
+        public var weightDecay: Double
+    }
+
+    public struct ScheduleSpec: Sendable {
+        public enum Name: String, Sendable, CaseIterable { case linear, cosine, constant }
+        public var name: Name
+        /// Warmup as a fraction of all steps, or as a step count (at most one of the two is set).
+        public var warmupRatio: Double
+        public var warmupSteps: Int?
+    }
+
+    public struct CheckpointSpec: Sendable {
+        public enum Resume: Sendable, Equatable {
+            /// Continue from `dir/LATEST` when it exists.
+            case auto
+            /// Always start fresh (refuses to overwrite existing checkpoints).
+            case never
+            /// Continue from this checkpoint file.
+            case from(String)
+        }
+        public var dir: String
+        public var everySteps: Int
+        /// How many checkpoints to keep; 0 keeps all.
+        public var keepLast: Int
+        public var resume: Resume
+    }
+
+    public struct DistributedSpec: Sendable {
+        /// The rank count the job was planned for; `mpirun -n` must match when set.
+        public var ranks: Int?
+        public var threadsPerRank: Int
+        public var bucketMB: Double
+    }
+
+    public struct EvalSpec: Sendable {
+        public var maxNewTokens: Int
+        public var everyCheckpoint: Bool
+    }
+}
+
+extension JobSpec {
+    static let topKeys = ["name", "seed", "model", "tokenizer", "data", "train", "checkpoint", "distributed", "eval"]
+    static let modelKeys = ["init", "path", "config"]
+    static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "keep_thoughts"]
+    static let trainKeys = ["epochs", "max_steps", "micro_batch_tokens", "global_batch_tokens", "optimizer", "schedule",
+                            "max_grad_norm", "dropout", "skip_nonfinite"]
+    static let optimizerKeys = ["name", "lr", "betas", "eps", "weight_decay"]
+    static let scheduleKeys = ["name", "warmup_ratio", "warmup_steps"]
+    static let checkpointKeys = ["dir", "every_steps", "keep_last", "resume"]
+    static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb"]
+    static let evalKeys = ["max_new_tokens", "every_checkpoint"]
+    static let configKeys = ["preset"] + OPTConfig.CodingKeys.allCases.map(\.rawValue)
+
+    /// Reads and validates a job file; throws a `JobSpecError` listing every problem found.
+    public static func load(_ file: String) throws -> JobSpec {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            let why = FileManager.default.fileExists(atPath: file) ? "cannot read the file" : "no such file"
+            throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil, message: why)])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil, message: "not UTF-8 text")])
+        }
+        return try parse(text, file: file)
+    }
+
+    /// Validates job YAML text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws -> JobSpec {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil,
+                                                                 message: "empty file; expected a job mapping")])
+            }
+            root = node
+        } catch let error as YamlError {
+            throw JobSpecError(file: file, issues: syntaxIssues(error))
+        }
+        let fields = YAMLFields()
+        let job = read(root, fields: fields, file: file, text: text)
+        if let job, fields.issues.isEmpty { return job }
+        throw JobSpecError(file: file, issues: fields.issues)
+    }
+
+    static func syntaxIssues(_ error: YamlError) -> [JobIssue] {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let where_ = context.map { " \($0.text)" } ?? ""
+            return [JobIssue(keyPath: "", line: mark.line, column: mark.column, message: "YAML syntax error: \(problem)\(where_)")]
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return duplicates.sorted().map {
+                JobIssue(keyPath: $0, line: context.mark.line, column: context.mark.column,
+                         message: "duplicate key in the mapping that starts here")
+            }
+        default:
+            return [JobIssue(keyPath: "", line: nil, column: nil, message: "YAML error: \(error)")]
+        }
+    }
+
+    // swiftlint:disable:next function_body_length
+    static func read(_ root: Node, fields f: YAMLFields, file: String, text: String) -> JobSpec? {
+        guard let top = f.table(root, path: "", allowed: topKeys) else { return nil }
+
+        let name = f.string(top, "name", required: true, allowed: "a name of letters, digits, '.', '_' or '-'",
+                            check: { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
+        let seed = f.int(top, "seed", range: 0...Int.max) ?? 1234
+
+        let model = readModel(top, f)
+
+        var tokenizerPath: String?
+        if let t = f.table(top, "tokenizer", allowed: ["path"], required: true) {
+            tokenizerPath = f.string(t, "path", required: true, allowed: "a folder with vocab.json and merges.txt")
+            if let p = tokenizerPath { checkTokenizer(p, keyPath: t.keyPath("path"), mark: t.entries["path"]?.mark, vocabSize: model?.config.vocabSize, f) }
+        }
+
+        let data = readData(top, f, modelPositions: model?.config.maxPositionEmbeddings)
+        let train = readTrain(top, f, maxSeqLen: data?.maxSeqLen)
+        let checkpoint = readCheckpoint(top, f, jobName: name ?? "job")
+
+        var distributed = DistributedSpec(ranks: nil, threadsPerRank: 1, bucketMB: 25)
+        if let d = f.table(top, "distributed", allowed: distributedKeys) {
+            distributed.ranks = f.int(d, "ranks", range: 1...1_000_000)
+            distributed.threadsPerRank = f.int(d, "threads_per_rank", range: 1...1024) ?? 1
+            distributed.bucketMB = f.double(d, "bucket_mb", range: 0...4096, openLower: true) ?? 25
+        }
+
+        var eval = EvalSpec(maxNewTokens: 256, everyCheckpoint: true)
+        if let e = f.table(top, "eval", allowed: evalKeys) {
+            eval.maxNewTokens = f.int(e, "max_new_tokens", range: 1...1_000_000) ?? 256
+            eval.everyCheckpoint = f.bool(e, "every_checkpoint") ?? true
+        }
+
+        guard let name, let model, let tokenizerPath, let data, let train, let checkpoint else { return nil }
+        return JobSpec(name: name, seed: seed, model: model, tokenizer: TokenizerSpec(path: tokenizerPath), data: data,
+                       train: train, checkpoint: checkpoint, distributed: distributed, eval: eval, file: file, text: text)
+    }
+
+    static func readModel(_ top: YAMLTable, _ f: YAMLFields) -> ModelSpec? {
+        guard let m = f.table(top, "model", allowed: modelKeys, required: true) else { return nil }
+        guard let initName = f.choice(m, "init", ModelSpec.Initialization.allCases.map(\.rawValue), required: true),
+              let initialization = ModelSpec.Initialization(rawValue: initName)
+        else { return nil }
+        let path = f.string(m, "path")
+        switch initialization {
+        case .random:
+            if m.has("path") { f.report(m.keyPath("path"), m.entries["path"]?.mark, "only used with init hf or checkpoint; remove it") }
+            guard let node = m.entries["config"] else {
+                f.report(m.keyPath("config"), m.mark,
+                         "missing; init random needs a preset (\(OPTConfig.presets.keys.sorted().joined(separator: ", "))) or a mapping of config.json keys")
+                return nil
+            }
+            guard let (preset, config) = readConfig(node, keyPath: m.keyPath("config"), f) else { return nil }
+            return ModelSpec(initialization: .random, path: nil, preset: preset, config: config)
+        case .hf, .checkpoint:
+            if m.has("config") { f.report(m.keyPath("config"), m.entries["config"]?.mark, "only used with init random; the architecture comes from path") }
+            guard let path else {
+                if !m.has("path") { f.report(m.keyPath("path"), m.mark, "missing; init \(initName) needs a path") }
+                return nil
+            }
+            let mark = m.entries["path"]?.mark
+            let config = initialization == .hf
+                ? readHFConfig(path, keyPath: m.keyPath("path"), mark: mark, f)
+                : readCheckpointConfig(path, keyPath: m.keyPath("path"), mark: mark, f)
+            guard let config else { return nil }
+            return ModelSpec(initialization: initialization, path: path, preset: nil, config: config)
+        }
+    }
+
+    /// `config: opt-125m` or `config: {preset: tiny, vocab_size: 5000, ...}`.
+    static func readConfig(_ node: Node, keyPath: String, _ f: YAMLFields) -> (String?, OPTConfig)? {
+        let presetNames = OPTConfig.presets.keys.sorted()
+        if case .scalar(let s) = node {
+            guard let config = OPTConfig.presets[s.string] else {
+                f.report(keyPath, s.mark, "expected a preset (one of \(presetNames.joined(separator: ", "))) or a mapping, found \(YAMLFields.describe(node))")
+                return nil
+            }
+            return (s.string, config)
+        }
+        guard let t = f.table(node, path: keyPath, allowed: configKeys) else { return nil }
+        var config = OPTConfig()
+        let preset = f.choice(t, "preset", presetNames)
+        if let preset, let base = OPTConfig.presets[preset] { config = base }
+        // Overrides go through JSON so the HF key names and types are the decoder's own.
+        var overrides: [String: Any] = [:]
+        for key in OPTConfig.CodingKeys.allCases where t.has(key.rawValue) {
+            let name = key.rawValue
+            switch key {
+            case .doLayerNormBefore, .removeFinalLayerNorm, .enableBias, .layerNormElementwiseAffine, .tieWordEmbeddings:
+                if let b = f.bool(t, name) { overrides[name] = b }
+            case .dropout, .attentionDropout, .layerdrop, .initStd:
+                if let d = f.double(t, name, range: 0...1) { overrides[name] = d }
+            case .activationFunction:
+                if let s = f.string(t, name) { overrides[name] = s }
+            default:
+                if let i = f.int(t, name, range: 0...Int(Int32.max)) { overrides[name] = i }
+            }
+        }
+        if !t.has("preset") && overrides.isEmpty { f.report(keyPath, node.mark, "empty config; give a preset or config.json keys") }
+        do {
+            var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any] ?? [:]
+            merged.merge(overrides) { $1 }
+            if overrides["hidden_size"] != nil, overrides["word_embed_proj_dim"] == nil, !config.hasProjections {
+                merged["word_embed_proj_dim"] = overrides["hidden_size"]
+            }
+            config = try JSONDecoder().decode(OPTConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch {
+            f.report(keyPath, node.mark, "cannot build the config: \(error)")
+            return nil
+        }
+        for problem in config.problems { f.report(keyPath, node.mark, problem) }
+        return config.problems.isEmpty ? (preset, config) : nil
+    }
+
+    static func readHFConfig(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) -> OPTConfig? {
+        let file = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: file) else {
+            f.report(keyPath, mark, "expected a Hugging Face model folder with config.json, found no readable \(file)")
+            return nil
+        }
+        do {
+            let config = try JSONDecoder().decode(OPTConfig.self, from: data)
+            for problem in config.problems { f.report(keyPath, mark, "\(file): \(problem)") }
+            return config.problems.isEmpty ? config : nil
+        } catch {
+            f.report(keyPath, mark, "\(file): not a valid OPT config.json (\(error))")
+            return nil
+        }
+    }
+
+    static func readCheckpointConfig(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) -> OPTConfig? {
+        do {
+            let file = try HDF5File(path, mode: .readOnly)
+            let config = try file.root.jsonAttribute("model_config", as: OPTConfig.self)
+            for problem in config.problems { f.report(keyPath, mark, "\(path): \(problem)") }
+            return config.problems.isEmpty ? config : nil
+        } catch {
+            f.report(keyPath, mark, "expected a ToolTune checkpoint (.h5 with a model_config attribute): \(error)")
+            return nil
+        }
+    }
+
+    static func checkTokenizer(_ path: String, keyPath: String, mark: Mark?, vocabSize: Int?, _ f: YAMLFields) {
+        let folder = URL(fileURLWithPath: path)
+        for name in ["vocab.json", "merges.txt"] where !FileManager.default.isReadableFile(atPath: folder.appendingPathComponent(name).path) {
+            f.report(keyPath, mark, "expected a folder with vocab.json and merges.txt, found no readable \(folder.appendingPathComponent(name).path)")
+            return
+        }
+        let vocabFile = folder.appendingPathComponent("vocab.json").path
+        guard let data = FileManager.default.contents(atPath: vocabFile),
+              let vocab = (try? JSONSerialization.jsonObject(with: data)) as? [String: Int]
+        else {
+            f.report(keyPath, mark, "\(vocabFile): expected a JSON object of token -> id")
+            return
+        }
+        if let vocabSize, let maxID = vocab.values.max(), maxID >= vocabSize {
+            f.report(keyPath, mark, "\(vocabFile) has token id \(maxID), but the model's vocab_size is \(vocabSize)")
+        }
+    }
+
+    static func readData(_ top: YAMLTable, _ f: YAMLFields, modelPositions: Int?) -> DataSpec? {
+        guard let d = f.table(top, "data", allowed: dataKeys, required: true) else { return nil }
+        let train = f.string(d, "train", required: true, allowed: "a file or folder of training data")
+        if let train { checkExists(train, keyPath: d.keyPath("train"), mark: d.entries["train"]?.mark, f) }
+        let eval = f.string(d, "eval", allowed: "a file or folder of evaluation data")
+        if let eval { checkExists(eval, keyPath: d.keyPath("eval"), mark: d.entries["eval"]?.mark, f) }
+        let format = f.choice(d, "format", DataSpec.Format.allCases.map(\.rawValue)).flatMap(DataSpec.Format.init) ?? .auto
+        let positions = modelPositions ?? 2048
+        let maxSeqLen = f.int(d, "max_seq_len", range: 16...positions,
+                              what: "a whole number from 16 to the model's max_position_embeddings (\(positions))")
+        if d.has("max_seq_len") && maxSeqLen == nil { return nil }
+        let fit = f.choice(d, "fit", DataSpec.Fit.allCases.map(\.rawValue)).flatMap(DataSpec.Fit.init) ?? .trimHistory
+        let packing = f.bool(d, "packing") ?? true
+        let keepThoughts = f.bool(d, "keep_thoughts") ?? false
+        guard let train else { return nil }
+        return DataSpec(train: train, eval: eval, format: format, maxSeqLen: maxSeqLen ?? min(2048, positions), fit: fit,
+                        packing: packing, keepThoughts: keepThoughts)
+    }
+
+    static func checkExists(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            let cwd = FileManager.default.currentDirectoryPath
+            f.report(keyPath, mark, "no readable file or folder at \(path) (relative paths start at the current directory, \(cwd))")
+            return
+        }
+    }
+
+    static func readTrain(_ top: YAMLTable, _ f: YAMLFields, maxSeqLen: Int?) -> TrainSpec? {
+        var train = TrainSpec(epochs: 1, maxSteps: nil, microBatchTokens: 4096, globalBatchTokens: 65536,
+                              optimizer: OptimizerSpec(name: "adamw", lr: 2e-5, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 0),
+                              schedule: ScheduleSpec(name: .linear, warmupRatio: 0.03, warmupSteps: nil),
+                              maxGradNorm: 1.0, dropout: 0.1, skipNonfinite: false)
+        guard let t = f.table(top, "train", allowed: trainKeys) else { return top.has("train") ? nil : train }
+        let before = f.issues.count
+        train.epochs = f.int(t, "epochs", range: 1...1_000_000) ?? train.epochs
+        train.maxSteps = f.int(t, "max_steps", range: 1...Int.max)
+        train.microBatchTokens = f.int(t, "micro_batch_tokens", range: 1...Int.max) ?? train.microBatchTokens
+        train.globalBatchTokens = f.int(t, "global_batch_tokens", range: 1...Int.max) ?? train.globalBatchTokens
+        if let maxSeqLen, train.microBatchTokens < maxSeqLen, f.issues.count == before {
+            f.report(t.keyPath("micro_batch_tokens"), t.entries["micro_batch_tokens"]?.mark ?? t.mark,
+                     "expected at least data.max_seq_len (\(maxSeqLen)) so one packed sequence fits, found \(train.microBatchTokens)")
+        }
+        if train.globalBatchTokens < train.microBatchTokens, f.issues.count == before {
+            f.report(t.keyPath("global_batch_tokens"), t.entries["global_batch_tokens"]?.mark ?? t.mark,
+                     "expected at least micro_batch_tokens (\(train.microBatchTokens)), found \(train.globalBatchTokens)")
+        }
+        if let o = f.table(t, "optimizer", allowed: optimizerKeys) {
+            train.optimizer.name = f.choice(o, "name", ["adamw"]) ?? "adamw"
+            train.optimizer.lr = f.double(o, "lr", range: 0...1, openLower: true) ?? train.optimizer.lr
+            if let betas = f.numbers(o, "betas", count: 2, range: 0...1, openUpper: true) { train.optimizer.betas = (betas[0], betas[1]) }
+            train.optimizer.eps = f.double(o, "eps", range: 0...1, openLower: true) ?? train.optimizer.eps
+            train.optimizer.weightDecay = f.double(o, "weight_decay", range: 0...1) ?? train.optimizer.weightDecay
+        }
+        if let s = f.table(t, "schedule", allowed: scheduleKeys) {
+            train.schedule.name = f.choice(s, "name", ScheduleSpec.Name.allCases.map(\.rawValue)).flatMap(ScheduleSpec.Name.init) ?? .linear
+            if s.has("warmup_ratio") && s.has("warmup_steps") {
+                f.report(s.keyPath("warmup_steps"), s.entries["warmup_steps"]?.mark, "give warmup_ratio or warmup_steps, not both")
+            }
+            train.schedule.warmupRatio = f.double(s, "warmup_ratio", range: 0...1) ?? (s.has("warmup_steps") ? 0 : 0.03)
+            train.schedule.warmupSteps = f.int(s, "warmup_steps", range: 0...Int.max)
+        }
+        train.maxGradNorm = f.double(t, "max_grad_norm", range: 0...Double.greatestFiniteMagnitude,
+                                     what: "a number >= 0 (0 turns clipping off)") ?? train.maxGradNorm
+        train.dropout = f.double(t, "dropout", range: 0...1, openUpper: true) ?? train.dropout
+        train.skipNonfinite = f.bool(t, "skip_nonfinite") ?? false
+        return train
+    }
+
+    static func readCheckpoint(_ top: YAMLTable, _ f: YAMLFields, jobName: String) -> CheckpointSpec? {
+        var spec = CheckpointSpec(dir: "runs/\(jobName)", everySteps: 100, keepLast: 3, resume: .auto)
+        guard let c = f.table(top, "checkpoint", allowed: checkpointKeys) else { return top.has("checkpoint") ? nil : spec }
+        spec.dir = f.string(c, "dir", allowed: "a folder for this run's checkpoints and logs") ?? spec.dir
+        spec.everySteps = f.int(c, "every_steps", range: 1...Int.max) ?? spec.everySteps
+        spec.keepLast = f.int(c, "keep_last", range: 0...Int.max, what: "a whole number >= 0 (0 keeps all)") ?? spec.keepLast
+        if let resume = f.string(c, "resume", allowed: "auto, never, or the path of a checkpoint file") {
+            switch resume {
+            case "auto": spec.resume = .auto
+            case "never": spec.resume = .never
+            default:
+                checkExists(resume, keyPath: c.keyPath("resume"), mark: c.entries["resume"]?.mark, f)
+                spec.resume = .from(resume)
+            }
+        }
+        return spec
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Kernels
+import Training
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every rank's MPI, BLAS and HDF5 set-up; run under mpirun to check a cluster.",
+        discussion: "Rank 0 prints one line per rank. Exits 1 if any rank's sgemm or MPI results are wrong.")
+
+    @Option(help: "BLAS and parallel-for threads per rank (default: what OpenBLAS picked).")
+    var threads: Int?
+
+    @Flag(help: "Print the reports as a JSON array instead of lines.")
+    var json = false
+
+    func run() throws {
+        if let threads {
+            BLAS.threadCount = threads
+            Parallel.threadCount = threads
+        }
+        let comm = try Communicator.world()
+        let failed = try comm.runCollectively { comm in
+            let report = try DoctorReport.run(on: comm)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let lines = try comm.gather(Array(try encoder.encode(report)))
+            if comm.isCoordinator {
+                let reports = try lines.map { try JSONDecoder().decode(DoctorReport.self, from: Data($0)) }
+                if json {
+                    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                    print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+                } else {
+                    reports.forEach { print($0.summary) }
+                    DoctorReport.warnings(reports).forEach { print("warning: \($0)") }
+                }
+            }
+            return try comm.allreduce(Int32(report.problems.isEmpty ? 0 : 1), .max) != 0
+        }
+        if failed { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Storage
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what an HDF5 file holds: groups, datasets (type, shape) and attributes.")
+
+    @Argument(help: "Any HDF5 file: a checkpoint, a prepared dataset, a fixture.")
+    var file: String
+
+    @Flag(inversion: .prefixedNo, help: "List attributes.")
+    var attributes = true
+
+    @Flag(help: "Print long attribute values (job text, JSON) in full.")
+    var full = false
+
+    func run() throws {
+        let h5 = try HDF5File(file, mode: .readOnly)
+        print(file)
+        for line in try h5.treeDescription(attributes: attributes, maxValueLength: full ? nil : 120) {
+            print(line)
+        }
+    }
+}

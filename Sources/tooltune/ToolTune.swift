@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct ToolTune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tooltune",
+        abstract: "Fine-tune OPT language models for tool calling on CPU clusters (MPI, OpenBLAS, HDF5).",
+        version: "0.1.0",
+        subcommands: [Validate.self, Inspect.self, Doctor.self])
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// Runs the built `tooltune` binary (or mpirun over it) the way a user would, for tests.
+public enum ToolTuneBinary {
+    /// The `tooltune` executable beside the test bundle (SwiftPM puts both in the build folder), or
+    /// TOOLTUNE_BIN when set.
+    public static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["TOOLTUNE_BIN"] { return explicit }
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("tooltune").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/tooltune").path
+    }
+
+    /// The project's root folder (where jobs/ and Tests/ live).
+    public static var projectRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public let timedOut: Bool
+}
+
+/// Runs a program to completion with a time limit. The environment drops OMPI_* and PMIX_*
+/// variables, so a test started under mpirun still launches a fresh mpirun job.
+public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = nil,
+                       environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = cwd }
+    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
+    env.merge(extra) { $1 }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    // Read both pipes while the process runs so a chatty child cannot block on a full pipe.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let outBox = Box(), errBox = Box()
+    let group = DispatchGroup()
+    for (pipe, box) in [(out, outBox), (err, errBox)] {
+        group.enter()
+        DispatchQueue.global().async {
+            box.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+    }
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    var timedOut = false
+    while process.isRunning {
+        if Date() > deadline {
+            timedOut = true
+            process.terminate()
+            usleep(500_000)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            break
+        }
+        usleep(20_000)
+    }
+    process.waitUntilExit()
+    group.wait()
+    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
+                         stderr: String(decoding: errBox.data, as: UTF8.self), timedOut: timedOut)
+}
+
+/// `mpirun -n ranks` with the flags every test machine needs: running as root is allowed, ranks may
+/// outnumber cores, and ranks are not pinned to one core each.
+public func runMPI(ranks: Int, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:],
+                   timeout: TimeInterval = 180) throws -> ProcessResult {
+    try runProcess(mpirunPath, ["-n", "\(ranks)", "--oversubscribe", "--bind-to", "none", ToolTuneBinary.path] + arguments,
+                   cwd: cwd, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+                       .merging(environment) { $1 }, timeout: timeout)
+}
+
+public var mpirunPath: String {
+    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+        let candidate = "\(folder)/mpirun"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return "/usr/bin/mpirun"
+}
+
+/// A fresh temporary folder, removed by the caller with `try? FileManager.default.removeItem(at:)`.
+public func makeTemporaryFolder(_ label: String = "tooltune-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}

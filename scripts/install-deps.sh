@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ToolTune builds and runs against, only those missing, so it is cheap to
+# run before every build. Needs root or sudo the first time.
+set -euo pipefail
+
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v swift >/dev/null || {
+    echo "error: no Swift toolchain on PATH; install Swift 6 (https://www.swift.org/install/linux/)" >&2
+    exit 1
+}
