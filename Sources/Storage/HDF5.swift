@@ -287,6 +287,15 @@ public class HDF5Object {
             var values = [Double](repeating: 0, count: count)
             try file.check(H5Aread(attr, Double.nativeType, &values), where_, "read")
             return rank == 0 ? .double(values.first ?? 0) : .doubles(values)
+        case H5T_ENUM:
+            // h5py stores bools as an enum over int8 {FALSE, TRUE}: convert its integers in place.
+            let base = H5Tget_super(type)
+            defer { H5Tclose(base) }
+            var buffer = [UInt8](repeating: 0, count: count * max(H5Tget_size(type), 8))
+            try file.check(H5Aread(attr, type, &buffer), where_, "read")
+            try file.check(H5Tconvert(base, Int64.nativeType, count, &buffer, nil, tt_h5p_default()), where_, "convert")
+            let values = buffer.withUnsafeBytes { Array($0.bindMemory(to: Int64.self).prefix(count)) }
+            return rank == 0 ? .int(values.first ?? 0) : .ints(values)
         default:
             throw HDF5Error(file: file.path, object: where_, message: "unsupported attribute type")
         }

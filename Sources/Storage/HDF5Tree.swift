@@ -15,7 +15,8 @@ extension HDF5File {
         func attributeLines(_ object: HDF5Object, indent: String) throws {
             guard attributes else { return }
             for name in try object.attributeNames() {
-                lines.append("\(indent)@\(name) = \(show(try object.attribute(name)))")
+                let value = (try? object.attribute(name)).map(show) ?? "(a type ToolTune does not read)"
+                lines.append("\(indent)@\(name) = \(value)")
             }
         }
         func walk(_ group: HDF5Group, indent: String) throws {
