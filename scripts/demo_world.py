@@ -326,7 +326,7 @@ TOOLS = [
              {"city": "str", "days": [{"date": "str", "high": "float", "low": "float",
                                        "condition": "str", "_list_length": 3}]}),
          API("Air Quality", "Air quality index and main pollutant.",
-             [P("city", "STRING", "", "Berlin")], [],
+             [P("city", "STRING", "", "Zürich")], [],
              {"city": "str", "aqi": "int", "category": "str", "dominant_pollutant": "str"}),
      ]},
     {"category": "Finance", "tool_name": "FX Rates Live", "style": "json",
@@ -402,7 +402,9 @@ TOOLS = [
               P("max_time", "NUMBER", "max minutes", 60)],
              {"results": [{"id": "str", "title": "str", "minutes": "int", "diet": "str",
                            "_list_length": 2}], "count": "int"}),
-         API("Recipe Details", "Ingredients and servings.",
+         # An apostrophe inside a description that also holds double quotes: Python's repr (used by
+         # process_system_message) then keeps single quotes and escapes it as \'.
+         API("Recipe Details", "A recipe's ingredients and servings.",
              [P("id", "STRING", "recipe id", "rc-101")], [],
              {"id": "str", "title": "str", "servings": "int", "minutes": "int",
               "ingredients": ["str"], "steps": "int"}),
@@ -422,7 +424,7 @@ TOOLS = [
      "apis": [
          API("Translate", "Translate text (ISO 639-1 codes).",
              [P("text", "STRING", "", "hello"), P("target-lang", "STRING", "", "es")],
-             [P("source", "STRING", "", "auto")],
+             [P("source", "STRING", "ISO 639-1 code,\nor 'auto'", "auto")],
              {"translated_text": "str", "source_lang": "str", "target_lang": "str"}),
          API("Detect Language", "",
              [P("text", "STRING", "", "bonjour")], [],
@@ -448,7 +450,7 @@ TOOLS = [
              {"flight": "str", "airline": "str", "origin": "str", "destination": "str",
               "scheduled_departure": "str", "status": "str", "gate": "str"}),
          API("Airport Delays", "Average delay at an airport.",
-             [P("airport", "STRING", "IATA code", "LHR")], [],
+             [P("airport", "STRING", "the airport's IATA code", "LHR")], [],
              {"airport": "str", "city": "str", "average_delay_min": "int", "status": "str"}),
      ]},
     {"category": "Travel", "tool_name": "Distance Calculator", "style": "repr",
