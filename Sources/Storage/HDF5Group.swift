@@ -107,6 +107,8 @@ public final class HDF5Group: HDF5Object {
         H5Pset_create_intermediate_group(lcpl, 1)
         let dcpl = try file.checkOpen(H5Pcreate(tt_h5p_dataset_create()), full, "make dataset property list")
         defer { H5Pclose(dcpl) }
+        // No creation/modification times in the object header: the same content gives the same file bytes.
+        try file.check(H5Pset_obj_track_times(dcpl, false), full, "turn off time tracking")
         if !shape.isEmpty, chunkRows != nil || deflate != nil, shape.allSatisfy({ $0 > 0 }) {
             var chunk = dims
             chunk[0] = hsize_t(max(1, min(shape[0], chunkRows ?? shape[0])))
