@@ -25,8 +25,9 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
+        .target(name: "ToolBench"),
         .target(name: "Training", dependencies: [
-            "OPT", "Distributed", "Storage", "Kernels",
+            "OPT", "Distributed", "Storage", "Kernels", "ToolBench",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tooltune", dependencies: [
@@ -36,6 +37,7 @@ let package = Package(
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "TestSupport"]),

@@ -1,0 +1,215 @@
+/// What to do with an example longer than `max_seq_len` tokens.
+public enum FitMode: String, Sendable, CaseIterable, Codable {
+    /// Keep system + query + target; shorten observations, drop the oldest history, compact the function list.
+    case trimHistory = "trim-history"
+    /// Drop the example.
+    case drop
+}
+
+/// The fit policy (`data.fit`). The target (the last turn), the system prompt and the query (the first
+/// user turn) are never cut. For an example that does not fit, in this order:
+/// 1. if system + query + target alone do not fit, compact the function list in the system prompt: every
+///    function and parameter description (Finish's aside) cut to 256, 128, 64, then 0 characters, the
+///    first limit that lets them fit; no function list or still too long: the example is dropped;
+/// 2. keep as much history as possible: drop the fewest oldest history units (an assistant turn with the
+///    function turns after it, or a lone user turn such as a DFS back-tracking prompt), and among those
+///    choices cut function observations the least (none, then to 512, 256, 128 characters + "...").
+/// Token counts for planning come from tokenizing each turn alone; the chosen text is then tokenized as a
+/// whole and, if it still does not fit, the next choice is tried.
+public struct FitPolicy: Sendable {
+    public var maxSeqLen: Int
+    public var mode: FitMode
+    public var loss: LossTurns
+
+    public static let descriptionLimits = [256, 128, 64, 0]
+    public static let observationLimits = [512, 256, 128]
+
+    public init(maxSeqLen: Int, mode: FitMode, loss: LossTurns) {
+        self.maxSeqLen = maxSeqLen
+        self.mode = mode
+        self.loss = loss
+    }
+}
+
+/// What the fit policy did to one example.
+public struct FitActions: Sendable, Equatable, Codable {
+    /// The character limit observations were cut to, if any.
+    public var observationLimit: Int?
+    public var observationsShortened = 0
+    public var turnsDropped = 0
+    /// The description limit of the compacted function list, if it was compacted.
+    public var descriptionLimit: Int?
+
+    public init() {}
+
+    public var trimmed: Bool { observationsShortened > 0 || turnsDropped > 0 }
+    public var compacted: Bool { descriptionLimit != nil }
+}
+
+public struct FittedExample: Sendable {
+    public var source: ExampleSource
+    public var queryID: String?
+    /// The turns as trained (after trimming and compaction).
+    public var turns: [Turn]
+    public var rendered: RenderedText
+    public var tokenized: TokenizedExample
+    /// Length in tokens before fitting.
+    public var originalLength: Int
+    public var actions: FitActions
+}
+
+public enum FitResult: Sendable {
+    case fitted(FittedExample)
+    /// Dropped: does not fit even after everything the policy may do.
+    case tooLong(source: ExampleSource, tokens: Int, reason: String)
+    /// An error in the data: nothing would be trained.
+    case noTrainableTokens(source: ExampleSource, reason: String)
+}
+
+/// Applies a `FitPolicy` with one tokenizer. Not thread-safe (it caches the last system prompt's length,
+/// shared by all steps of one answer file); use one per thread.
+public final class ExampleFitter {
+    public let policy: FitPolicy
+    private let encoder: any TokenEncoder
+    private var cachedSegment: (text: String, count: Int)?
+
+    public init(policy: FitPolicy, encoder: any TokenEncoder) {
+        self.policy = policy
+        self.encoder = encoder
+    }
+
+    public func fit(_ conversation: Conversation) -> FitResult {
+        let turns = conversation.turns
+        let source = conversation.source
+        let rendered = ToolLlamaTemplate.render(turns, loss: policy.loss)
+        guard !rendered.trainableBytes.isEmpty || rendered.trainsEOS else {
+            let why = turns.isEmpty ? "the conversation has no turns"
+                : turns.last!.role != .assistant ? "the conversation ends with a \(turns.last!.role.rawValue) turn, not an assistant turn"
+                : "the last assistant turn is empty"
+            return .noTrainableTokens(source: source, reason: why)
+        }
+        let whole = encoder.tokenize(rendered)
+        guard whole.trainableCount > 0 else {
+            return .noTrainableTokens(source: source, reason: "no token falls inside the trained text")
+        }
+        let limit = policy.maxSeqLen
+        if whole.tokens.count <= limit {
+            return .fitted(FittedExample(source: source, queryID: conversation.queryID, turns: turns, rendered: rendered,
+                                         tokenized: whole, originalLength: whole.tokens.count, actions: FitActions()))
+        }
+        if policy.mode == .drop {
+            return .tooLong(source: source, tokens: whole.tokens.count, reason: "\(whole.tokens.count) tokens > max_seq_len \(limit)")
+        }
+        return trim(conversation, originalLength: whole.tokens.count)
+    }
+
+    /// Tokens of turn `index` tokenized alone, with the newline that separates it from the turn before.
+    private func segmentLength(_ turn: Turn, index: Int) -> Int {
+        let piece = ToolLlamaTemplate.piece(turn, isLast: true).text
+        let text = index == 0 ? piece : "\n" + piece
+        if turn.role == .system {
+            if let cached = cachedSegment, cached.text == text { return cached.count }
+            let count = encoder.encode(text, addBOS: false).count
+            cachedSegment = (text, count)
+            return count
+        }
+        return encoder.encode(text, addBOS: false).count
+    }
+
+    private func trim(_ conversation: Conversation, originalLength: Int) -> FitResult {
+        var turns = conversation.turns
+        let source = conversation.source
+        let limit = policy.maxSeqLen
+        let last = turns.count - 1
+        let specials = 1 + 1  // BOS and EOS
+        var lengths = turns.indices.map { segmentLength(turns[$0], index: $0) }
+
+        var protected: Set<Int> = [last]
+        if turns[0].role == .system { protected.insert(0) }
+        if let query = turns.indices.first(where: { turns[$0].role == .user && $0 != last }) { protected.insert(query) }
+        var actions = FitActions()
+
+        // 1. The system prompt, query and target must fit by themselves.
+        let core = specials + protected.reduce(0) { $0 + lengths[$1] }
+        if core > limit {
+            guard turns[0].role == .system, let functions = conversation.functionList else {
+                return .tooLong(source: source, tokens: originalLength,
+                                reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), and the system prompt has no function list to compact")
+            }
+            var chosen: (Int, String, Int)?
+            for descriptionLimit in FitPolicy.descriptionLimits {
+                let text = functions.render(descriptionLimit: descriptionLimit)
+                let length = segmentLength(Turn(.system, text), index: 0)
+                if core - lengths[0] + length <= limit {
+                    chosen = (descriptionLimit, text, length)
+                    break
+                }
+            }
+            guard let (descriptionLimit, text, length) = chosen else {
+                return .tooLong(source: source, tokens: originalLength,
+                                reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), even with the function descriptions removed")
+            }
+            turns[0].value = text
+            lengths[0] = length
+            actions.descriptionLimit = descriptionLimit
+        }
+
+        // 2. History units, oldest first.
+        var units: [[Int]] = []
+        for i in 0..<last where !protected.contains(i) {
+            if turns[i].role == .function, let previous = units.last, let end = previous.last, end == i - 1,
+               turns[previous[0]].role == .assistant {
+                units[units.count - 1].append(i)
+            } else {
+                units.append([i])
+            }
+        }
+        var cutLengths: [Int: [Int: Int]] = [:]  // turn index -> observation limit -> tokens
+        func cut(_ value: String, _ observationLimit: Int) -> String? {
+            guard value.unicodeScalars.count > observationLimit else { return nil }
+            return String(String.UnicodeScalarView(value.unicodeScalars.prefix(observationLimit))) + "..."
+        }
+        var bestLength = Int.max
+        for dropped in 0...units.count {
+            let removed = Set(units.prefix(dropped).joined())
+            let kept = turns.indices.filter { !removed.contains($0) }
+            for observationLimit in [nil] + FitPolicy.observationLimits.map(Optional.some) {
+                var estimate = specials
+                var shortened = 0
+                for i in kept {
+                    if let observationLimit, turns[i].role == .function, !protected.contains(i),
+                       let short = cut(turns[i].value, observationLimit) {
+                        shortened += 1
+                        if cutLengths[i]?[observationLimit] == nil {
+                            cutLengths[i, default: [:]][observationLimit] = segmentLength(Turn(.function, short), index: i)
+                        }
+                        estimate += cutLengths[i]![observationLimit]!
+                    } else {
+                        estimate += lengths[i]
+                    }
+                }
+                // A limit that shortens nothing gives the same text as the previous choice.
+                if observationLimit != nil && shortened == 0 { continue }
+                guard estimate <= limit else { continue }
+                var candidate = kept.map { turns[$0] }
+                if let observationLimit {
+                    for (k, i) in kept.enumerated() where turns[i].role == .function && !protected.contains(i) {
+                        if let short = cut(turns[i].value, observationLimit) { candidate[k].value = short }
+                    }
+                }
+                let rendered = ToolLlamaTemplate.render(candidate, loss: policy.loss)
+                let tokenized = encoder.tokenize(rendered)
+                bestLength = min(bestLength, tokenized.tokens.count)
+                guard tokenized.tokens.count <= limit else { continue }
+                actions.turnsDropped = removed.count
+                actions.observationLimit = shortened > 0 ? observationLimit : nil
+                actions.observationsShortened = shortened
+                return .fitted(FittedExample(source: source, queryID: conversation.queryID, turns: candidate, rendered: rendered,
+                                             tokenized: tokenized, originalLength: originalLength, actions: actions))
+            }
+        }
+        let seen = bestLength == Int.max ? "" : " (shortest try: \(bestLength) tokens)"
+        return .tooLong(source: source, tokens: originalLength,
+                        reason: "does not fit in \(limit) tokens even with all history dropped\(seen)")
+    }
+}
