@@ -1,0 +1,87 @@
+import Foundation
+import Storage
+
+/// One optimizer step, as written to metrics.jsonl and stored in checkpoints.
+public struct StepMetrics: Codable, Equatable, Sendable {
+    /// 1-based global optimizer step.
+    public var step: Int
+    public var epoch: Int
+    /// Mean cross-entropy over the step's target tokens (all ranks).
+    public var loss: Double
+    public var lr: Double
+    /// Global gradient norm before clipping.
+    public var gradNorm: Double
+    /// Tokens processed in the step (all ranks), and how many of them were targets.
+    public var tokens: Int
+    public var targetTokens: Int
+    public var tokensPerSecond: Double
+    /// Wall-clock seconds of the step, split into forward/backward, waiting for allreduces, optimizer.
+    public var seconds: Double
+    public var computeSeconds: Double
+    public var communicationSeconds: Double
+    public var waitSeconds: Double
+    /// True if the step was skipped because its loss or gradient was not finite.
+    public var skipped: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, loss, lr, tokens, skipped, seconds
+        case gradNorm = "grad_norm"
+        case targetTokens = "target_tokens"
+        case tokensPerSecond = "tokens_per_s"
+        case computeSeconds = "compute_s"
+        case communicationSeconds = "comm_s"
+        case waitSeconds = "wait_s"
+    }
+}
+
+/// metrics.jsonl: one JSON object per line, appended as steps finish.
+public struct MetricsLog {
+    public let url: URL
+
+    public init(url: URL) { self.url = url }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }()
+
+    public func append(_ metrics: StepMetrics) throws {
+        var line = try MetricsLog.encoder.encode(metrics)
+        line.append(0x0A)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+
+    /// The records in the file, in order.
+    public func read() throws -> [StepMetrics] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try data.split(separator: 0x0A).enumerated().map { index, line in
+            do {
+                return try decoder.decode(StepMetrics.self, from: Data(line))
+            } catch {
+                throw RunDirectoryError(path: url.path, message: "line \(index + 1) is not a metrics record: \(error)")
+            }
+        }
+    }
+
+    /// Keeps only steps <= `step`: after a resume the log continues from the checkpoint, so steps
+    /// that a killed run logged past its last checkpoint are not counted twice.
+    public func truncate(afterStep step: Int) throws {
+        let kept = try read().filter { $0.step <= step }
+        var data = Data()
+        for record in kept {
+            data.append(try MetricsLog.encoder.encode(record))
+            data.append(0x0A)
+        }
+        try AtomicFile.write(data, to: url.path)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Storage
+
+/// The files of one run under `checkpoint.dir`:
+///
+///     checkpoints/step-000400.h5   written atomically (temporary name, fsync, rename)
+///     LATEST                       "checkpoints/step-000400.h5\n", replaced atomically after each checkpoint
+///     metrics.jsonl                one JSON object per optimizer step
+public struct RunDirectory: Sendable {
+    public let root: URL
+
+    public init(_ path: String) { root = URL(fileURLWithPath: path) }
+
+    public var checkpointsFolder: URL { root.appendingPathComponent("checkpoints") }
+    public var latestFile: URL { root.appendingPathComponent("LATEST") }
+    public var metricsFile: URL { root.appendingPathComponent("metrics.jsonl") }
+
+    public func checkpointPath(step: Int) -> URL {
+        checkpointsFolder.appendingPathComponent(String(format: "step-%06d.h5", step))
+    }
+
+    public func create() throws {
+        try FileManager.default.createDirectory(at: checkpointsFolder, withIntermediateDirectories: true)
+    }
+
+    /// The checkpoint LATEST names, if there is one. A LATEST naming a missing file is an error: the
+    /// run's state is not what the user thinks.
+    public func latestCheckpoint() throws -> URL? {
+        guard let data = FileManager.default.contents(atPath: latestFile.path) else { return nil }
+        let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw RunDirectoryError(path: latestFile.path, message: "is empty") }
+        let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : root.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RunDirectoryError(path: latestFile.path, message: "names \(name), which does not exist")
+        }
+        return url
+    }
+
+    /// Points LATEST at `checkpoint` (a path inside this run directory).
+    public func setLatest(_ checkpoint: URL) throws {
+        let relative = checkpoint.path.hasPrefix(root.path + "/")
+            ? String(checkpoint.path.dropFirst(root.path.count + 1)) : checkpoint.path
+        try AtomicFile.write(Data((relative + "\n").utf8), to: latestFile.path)
+    }
+
+    /// Finished checkpoints (step-NNNNNN.h5), oldest first. Temporary files of interrupted writes
+    /// start with "." and are not listed.
+    public func checkpoints() throws -> [(step: Int, url: URL)] {
+        guard FileManager.default.fileExists(atPath: checkpointsFolder.path) else { return [] }
+        return try FileManager.default.contentsOfDirectory(atPath: checkpointsFolder.path).compactMap { name in
+            guard name.hasPrefix("step-"), name.hasSuffix(".h5"),
+                  let step = Int(name.dropFirst(5).dropLast(3)) else { return nil }
+            return (step, checkpointsFolder.appendingPathComponent(name))
+        }.sorted { $0.step < $1.step }
+    }
+
+    /// Deletes all but the newest `keepLast` checkpoints (0 keeps all), never the one LATEST names,
+    /// and any temporary file an interrupted write left behind.
+    public func prune(keepLast: Int) throws {
+        let files = FileManager.default
+        if let names = try? files.contentsOfDirectory(atPath: checkpointsFolder.path) {
+            for name in names where name.hasPrefix(".") && name.contains(AtomicFile.temporaryMarker) {
+                try? files.removeItem(at: checkpointsFolder.appendingPathComponent(name))
+            }
+        }
+        guard keepLast > 0 else { return }
+        let latest = try? latestCheckpoint()
+        for (_, url) in try checkpoints().dropLast(keepLast) where url.standardizedFileURL != latest?.standardizedFileURL {
+            try files.removeItem(at: url)
+        }
+    }
+}
+
+public struct RunDirectoryError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}

@@ -1,0 +1,149 @@
+import Kernels
+
+/// What one optimizer step trains on: for every rank, its micro-batches, each a list of packed-sequence
+/// indices. The set of sequences in a step depends only on the data, the seed, the epoch and
+/// `global_batch_tokens`, never on the rank count, so N ranks compute the same step as 1 rank.
+public struct StepPlan: Equatable, Sendable {
+    public var epoch: Int
+    /// 0-based optimizer step within the epoch.
+    public var stepInEpoch: Int
+    /// `microBatches[rank][m]` = sequence indices of micro-batch m on that rank.
+    public var microBatches: [[[Int]]]
+
+    /// Every sequence of the step, over all ranks.
+    public var sequences: [Int] { microBatches.flatMap { $0.flatMap { $0 } } }
+}
+
+/// The coordinator's plan of an epoch: a seeded permutation of the packed sequences, cut into steps of
+/// about `globalBatchTokens` tokens, each step's sequences spread over the ranks balanced by tokens
+/// (longest first, to the least-loaded rank), and each rank's share cut into micro-batches of at most
+/// `microBatchTokens` tokens (first-fit decreasing).
+public struct EpochPlanner: Sendable {
+    public let sequenceTokens: [Int]
+    public let globalBatchTokens: Int
+    public let microBatchTokens: Int
+    public let ranks: Int
+    public let seed: UInt64
+
+    public init(sequenceTokens: [Int], globalBatchTokens: Int, microBatchTokens: Int, ranks: Int, seed: UInt64) {
+        precondition(ranks >= 1 && microBatchTokens >= 1 && globalBatchTokens >= 1)
+        self.sequenceTokens = sequenceTokens
+        self.globalBatchTokens = globalBatchTokens
+        self.microBatchTokens = microBatchTokens
+        self.ranks = ranks
+        self.seed = seed
+    }
+
+    /// The order sequences are drawn in during `epoch`: Fisher-Yates with a generator seeded by
+    /// (seed, epoch), so every epoch is shuffled differently and reproducibly.
+    public func permutation(epoch: Int) -> [Int] {
+        var order = Array(sequenceTokens.indices)
+        var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
+        if order.count > 1 {
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(rng.next() % UInt64(i + 1)))
+            }
+        }
+        return order
+    }
+
+    /// The steps of `epoch`, as ranges of the permutation: sequences are added to a step while the
+    /// step stays within `globalBatchTokens` (a step always takes at least one sequence). The last
+    /// step may be smaller, as the Trainer keeps its last partial batch.
+    public func stepBoundaries(epoch: Int) -> [Range<Int>] {
+        let order = permutation(epoch: epoch)
+        var steps: [Range<Int>] = []
+        var start = 0, tokens = 0
+        for (i, sequence) in order.enumerated() {
+            let n = sequenceTokens[sequence]
+            if i > start, tokens + n > globalBatchTokens {
+                steps.append(start..<i)
+                start = i
+                tokens = 0
+            }
+            tokens += n
+        }
+        if start < order.count { steps.append(start..<order.count) }
+        return steps
+    }
+
+    public func stepCount(epoch: Int) -> Int { stepBoundaries(epoch: epoch).count }
+
+    /// Every step of `epoch`, assigned to ranks and micro-batches.
+    public func steps(epoch: Int) -> [StepPlan] {
+        let order = permutation(epoch: epoch)
+        return stepBoundaries(epoch: epoch).enumerated().map { index, range in
+            assign(Array(order[range]), epoch: epoch, stepInEpoch: index)
+        }
+    }
+
+    func assign(_ sequences: [Int], epoch: Int, stepInEpoch: Int) -> StepPlan {
+        // Longest first to the least-loaded rank (ties: the lower rank): the LPT rule.
+        let longestFirst = sequences.sorted { (sequenceTokens[$0], $1) > (sequenceTokens[$1], $0) }
+        var perRank = [[Int]](repeating: [], count: ranks)
+        var load = [Int](repeating: 0, count: ranks)
+        for s in longestFirst {
+            let target = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            perRank[target].append(s)
+            load[target] += sequenceTokens[s]
+        }
+        let micro = perRank.map { firstFitDecreasing($0) }
+        return StepPlan(epoch: epoch, stepInEpoch: stepInEpoch, microBatches: micro)
+    }
+
+    /// Packs a rank's sequences (already longest first) into micro-batches of at most `microBatchTokens`.
+    func firstFitDecreasing(_ sequences: [Int]) -> [[Int]] {
+        var bins: [[Int]] = []
+        var room: [Int] = []
+        for s in sequences {
+            let n = sequenceTokens[s]
+            if let b = room.firstIndex(where: { $0 >= n }) {
+                bins[b].append(s)
+                room[b] -= n
+            } else {
+                bins.append([s])
+                room.append(microBatchTokens - n)
+            }
+        }
+        return bins
+    }
+}
+
+extension StepPlan {
+    /// A flat Int64 encoding for MPI broadcast: epoch, step, ranks, then per rank its micro-batch
+    /// count and per micro-batch its length and indices.
+    public var encoded: [Int64] {
+        var out: [Int64] = [Int64(epoch), Int64(stepInEpoch), Int64(microBatches.count)]
+        for rank in microBatches {
+            out.append(Int64(rank.count))
+            for micro in rank {
+                out.append(Int64(micro.count))
+                out.append(contentsOf: micro.map(Int64.init))
+            }
+        }
+        return out
+    }
+
+    public init?(encoded: [Int64]) {
+        var i = 0
+        func next() -> Int? {
+            guard i < encoded.count else { return nil }
+            defer { i += 1 }
+            return Int(encoded[i])
+        }
+        guard let epoch = next(), let step = next(), let ranks = next(), ranks >= 0 else { return nil }
+        var microBatches: [[[Int]]] = []
+        for _ in 0..<ranks {
+            guard let count = next(), count >= 0 else { return nil }
+            var rank: [[Int]] = []
+            for _ in 0..<count {
+                guard let length = next(), length >= 0, i + length <= encoded.count else { return nil }
+                rank.append(encoded[i..<(i + length)].map { Int($0) })
+                i += length
+            }
+            microBatches.append(rank)
+        }
+        guard i == encoded.count else { return nil }
+        self.init(epoch: epoch, stepInEpoch: step, microBatches: microBatches)
+    }
+}
