@@ -18,15 +18,6 @@ public enum ToolBenchAnswers {
     public static let formatAnchor = "with a function call to actually excute your step."
     public static let formatInstruction = " Your output should follow this format:\nThought:\nAction\nAction Input:\n"
 
-    public struct FileResult: Sendable {
-        public var conversations: [Conversation]
-        /// False for `valid_data: false` files (skipped, as ToolBench does).
-        public var valid: Bool
-        /// train_messages entries that give no example (they end in a content-only assistant turn or
-        /// not in an assistant turn at all).
-        public var entriesWithoutExample: Int
-    }
-
     /// The query id in a ToolBench answer file name: the digits before the first "_" (`10_ChatGPT_...`).
     public static func queryID(fileName: String) -> String? {
         let base = (fileName as NSString).lastPathComponent
@@ -36,16 +27,16 @@ public enum ToolBenchAnswers {
     }
 
     /// Reads one answer file.
-    public static func read(file: String, keepThoughts: Bool) throws(DataError) -> FileResult {
+    public static func read(file: String, keepThoughts: Bool) throws(DataError) -> FileContents {
         let root = try JSONParser.parse(contentsOf: file)
         return try convert(JSONField(root, file: file), queryID: queryID(fileName: file), keepThoughts: keepThoughts)
     }
 
     /// Converts a parsed answer file.
-    public static func convert(_ root: JSONField, queryID: String?, keepThoughts: Bool) throws(DataError) -> FileResult {
+    public static func convert(_ root: JSONField, queryID: String?, keepThoughts: Bool) throws(DataError) -> FileContents {
         let generation = try root.field("answer_generation")
         guard try generation.field("valid_data").bool() else {
-            return FileResult(conversations: [], valid: false, entriesWithoutExample: 0)
+            return FileContents(format: .toolbenchAnswers, invalidAnswerFile: true)
         }
         let query = try generation.field("query").string()
         let functionsField = try generation.field("function")
@@ -61,7 +52,7 @@ public enum ToolBenchAnswers {
                 skipped += 1
             }
         }
-        return FileResult(conversations: conversations, valid: true, entriesWithoutExample: skipped)
+        return FileContents(conversations: conversations, format: .toolbenchAnswers, entriesWithoutExample: skipped)
     }
 
     /// One train_messages entry → one example, or nil when the entry gives none.

@@ -14,6 +14,8 @@ public enum InputFormat: String, Sendable, CaseIterable, Codable {
 public struct DataErrors: Error, CustomStringConvertible, Sendable {
     public let errors: [DataError]
 
+    public init(errors: [DataError]) { self.errors = errors }
+
     public var description: String {
         let shown = errors.prefix(20).map(\.description)
         let more = errors.count > 20 ? ["... and \(errors.count - 20) more files with errors"] : []
@@ -21,19 +23,38 @@ public struct DataErrors: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// The conversations read from one data file.
+public struct FileContents: Sendable {
+    public var conversations: [Conversation] = []
+    /// The format the file was read as.
+    public var format: InputFormat
+    /// A raw answer file with `valid_data: false` (skipped, as ToolBench does).
+    public var invalidAnswerFile = false
+    /// train_messages entries that give no example (last message content-only or not an assistant).
+    public var entriesWithoutExample = 0
+}
+
 /// The conversations read from a file or folder, with counts for the report.
 public struct LoadedData: Sendable {
     public var conversations: [Conversation] = []
     /// Files read, by the format they were read as.
     public var filesByFormat: [String: Int] = [:]
-    /// Raw answer files with `valid_data: false` (skipped, as ToolBench does).
     public var invalidAnswerFiles = 0
-    /// train_messages entries that give no example (last message content-only or not an assistant).
     public var entriesWithoutExample = 0
     /// Files in the folder that are not .json or .jsonl.
     public var ignoredFiles = 0
 
+    public init() {}
+
     public var fileCount: Int { filesByFormat.values.reduce(0, +) }
+
+    /// Adds one file's counts (and, unless `keepConversations` is false, its conversations).
+    public mutating func add(_ contents: FileContents, keepConversations: Bool = true) {
+        if keepConversations { conversations += contents.conversations }
+        filesByFormat[contents.format.rawValue, default: 0] += 1
+        if contents.invalidAnswerFile { invalidAnswerFiles += 1 }
+        entriesWithoutExample += contents.entriesWithoutExample
+    }
 }
 
 public enum DataSource {
@@ -75,7 +96,7 @@ public enum DataSource {
         if files.isEmpty { errors.append(DataError(file: path, message: "no .json or .jsonl files")) }
         for file in files {
             do throws(DataError) {
-                try read(file, format: format, keepThoughts: keepThoughts, into: &data)
+                data.add(try read(file, format: format, keepThoughts: keepThoughts))
             } catch {
                 errors.append(error)
             }
@@ -84,13 +105,12 @@ public enum DataSource {
         return data
     }
 
-    static func read(_ file: String, format: InputFormat, keepThoughts: Bool, into data: inout LoadedData) throws(DataError) {
+    /// Reads one data file as `format` (`auto`: decided from the extension and the top-level value).
+    public static func read(_ file: String, format: InputFormat, keepThoughts: Bool) throws(DataError) -> FileContents {
         var format = format
         if format == .auto && file.hasSuffix(".jsonl") { format = .messages }
         if format == .messages {
-            data.conversations += try ChatMessagesJSONL.read(file: file)
-            data.filesByFormat[InputFormat.messages.rawValue, default: 0] += 1
-            return
+            return FileContents(conversations: try ChatMessagesJSONL.read(file: file), format: .messages)
         }
         let root = JSONField(try JSONParser.parse(contentsOf: file), file: file)
         if format == .auto {
@@ -103,16 +123,12 @@ public enum DataSource {
         }
         switch format {
         case .toolbenchAnswers:
-            let result = try ToolBenchAnswers.convert(root, queryID: ToolBenchAnswers.queryID(fileName: file), keepThoughts: keepThoughts)
-            data.conversations += result.conversations
-            data.entriesWithoutExample += result.entriesWithoutExample
-            if !result.valid { data.invalidAnswerFiles += 1 }
+            return try ToolBenchAnswers.convert(root, queryID: ToolBenchAnswers.queryID(fileName: file), keepThoughts: keepThoughts)
         case .toolllama:
-            data.conversations += try ToolLLaMAConversations.convert(root)
+            return FileContents(conversations: try ToolLLaMAConversations.convert(root), format: format)
         case .auto, .messages:
             preconditionFailure("resolved above")
         }
-        data.filesByFormat[format.rawValue, default: 0] += 1
     }
 }
 

@@ -34,7 +34,7 @@ enum AnswerFixture {
     static let finish = message("assistant", nil, call: ("Finish", "{\n  \"return_type\": \"give_answer\",\n  \"final_answer\": \"x is 1\"\n}"))
     static let thinking = message("assistant", "Now I know x.")
 
-    static func convert(_ text: String, keepThoughts: Bool = false) throws(DataError) -> ToolBenchAnswers.FileResult {
+    static func convert(_ text: String, keepThoughts: Bool = false) throws(DataError) -> FileContents {
         let root = JSONField(try JSONParser.parse(Array(text.utf8), file: "G1_answer/7_ChatGPT_DFS_woFilter_w2.json"),
                              file: "G1_answer/7_ChatGPT_DFS_woFilter_w2.json")
         return try ToolBenchAnswers.convert(root, queryID: "7", keepThoughts: keepThoughts)
@@ -46,7 +46,7 @@ enum AnswerFixture {
 
     @Test func convertsAsToolBenchPreprocessingDoes() throws {
         let result = try F.convert(F.file(entries: [F.prefix + [F.call], F.prefix + [F.call, F.observation, F.thinking, F.finish]]))
-        #expect(result.valid && result.entriesWithoutExample == 0 && result.conversations.count == 2)
+        #expect(!result.invalidAnswerFile && result.entriesWithoutExample == 0 && result.conversations.count == 2)
         let functionsRepr = #"[{'name': 'get_x_for_demo', 'description': 'Gets x. It\'s "quoted".', 'parameters': {'type': 'object', 'properties': {'is_id': {'type': 'string', 'description': 'The id', 'example_value': 'A1'}}, 'required': ['is_id'], 'optional': []}}, {'name': 'Finish', 'description': 'Finish it', 'parameters': {'type': 'object', 'properties': {'return_type': {'type': 'string', 'enum': ['give_answer', 'give_up_and_restart']}}, 'required': ['return_type']}}]"#
         let system = "You are AutoGPT, you can use many tools(functions) to do the following task.\n"
             + "At each step, you need to give your thought to analyze the status now and what to do next, with a function call to actually excute your step. Your output should follow this format:\nThought:\nAction\nAction Input:\n\n"
@@ -74,7 +74,7 @@ enum AnswerFixture {
         let result = try F.convert(F.file(entries: [F.prefix + [F.call, F.observation, F.thinking], F.prefix]))
         #expect(result.conversations.isEmpty && result.entriesWithoutExample == 2)
         let invalid = try F.convert(#"{"answer_generation": {"valid_data": false, "query": 3}}"#)
-        #expect(!invalid.valid && invalid.conversations.isEmpty)
+        #expect(invalid.invalidAnswerFile && invalid.conversations.isEmpty)
     }
 
     @Test func queryIDsComeFromFileNames() {
