@@ -1,5 +1,6 @@
 import Foundation
 import OPT
+import ToolBench
 import Yams
 
 extension JobSpec {
@@ -35,7 +36,8 @@ extension JobSpec {
                 ("train", value(data.train)), ("eval", data.eval.flatMap { value($0) }),
                 ("format", value(data.format.rawValue)), ("max_seq_len", value(data.maxSeqLen)),
                 ("fit", value(data.fit.rawValue)), ("packing", value(data.packing)),
-                ("keep_thoughts", value(data.keepThoughts)),
+                ("keep_thoughts", value(data.keepThoughts)), ("loss_turns", value(data.lossTurns.rawValue)),
+                ("test_query_ids", data.testQueryIDs.isEmpty ? nil : .sequence(Node.Sequence(data.testQueryIDs.map { Node($0) }))),
             ])),
             ("train", map([
                 ("epochs", value(train.epochs)), ("max_steps", train.maxSteps.flatMap { value($0) }),

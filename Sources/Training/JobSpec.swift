@@ -1,6 +1,7 @@
 import Foundation
 import OPT
 import Storage
+import ToolBench
 import Yams
 
 /// A training job as described by its YAML file (`jobs/*.yaml`), with every default filled in.
@@ -36,23 +37,22 @@ public struct JobSpec: Sendable {
     }
 
     public struct DataSpec: Sendable {
-        public enum Format: String, Sendable, CaseIterable {
-            case auto, toolbenchAnswers = "toolbench-answers", toolllama, messages
-        }
-        public enum Fit: String, Sendable, CaseIterable {
-            /// Keep system + query + target; shorten observations, drop the oldest turns, compact functions.
-            case trimHistory = "trim-history"
-            /// Drop examples that do not fit.
-            case drop
-        }
+        public typealias Format = InputFormat
+        public typealias Fit = FitMode
         public var train: String
         public var eval: String?
         public var format: Format
         public var maxSeqLen: Int
+        /// Keep system + query + target and trim the history (`trim-history`), or drop what does not fit.
         public var fit: Fit
         public var packing: Bool
         /// Keep the assistant thoughts that ToolBench's preprocessing drops (off: as ToolLLaMA trained).
         public var keepThoughts: Bool
+        /// The loss on the last assistant turn (ToolLLaMA) or on every assistant turn.
+        public var lossTurns: LossTurns
+        /// Files or folders of StableToolBench-style test ids (`{"<qid>": 0}`): training examples of these
+        /// queries are dropped (and counted).
+        public var testQueryIDs: [String]
     }
 
     public struct TrainSpec: Sendable {
@@ -118,7 +118,8 @@ public struct JobSpec: Sendable {
 extension JobSpec {
     static let topKeys = ["name", "seed", "model", "tokenizer", "data", "train", "checkpoint", "distributed", "eval"]
     static let modelKeys = ["init", "path", "config"]
-    static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "keep_thoughts"]
+    static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "keep_thoughts", "loss_turns",
+                           "test_query_ids"]
     static let trainKeys = ["epochs", "max_steps", "micro_batch_tokens", "global_batch_tokens", "optimizer", "schedule",
                             "max_grad_norm", "dropout", "skip_nonfinite"]
     static let optimizerKeys = ["name", "lr", "betas", "eps", "weight_decay"]
@@ -348,9 +349,12 @@ extension JobSpec {
         let fit = f.choice(d, "fit", DataSpec.Fit.allCases.map(\.rawValue)).flatMap(DataSpec.Fit.init) ?? .trimHistory
         let packing = f.bool(d, "packing") ?? true
         let keepThoughts = f.bool(d, "keep_thoughts") ?? false
+        let lossTurns = f.choice(d, "loss_turns", LossTurns.allCases.map(\.rawValue)).flatMap(LossTurns.init) ?? .lastAssistant
+        let testQueryIDs = f.strings(d, "test_query_ids", allowed: "a file or folder of test query ids ({\"<qid>\": 0, ...}) or a list of them")
+        for item in testQueryIDs { checkExists(item.value, keyPath: item.keyPath, mark: item.mark, f) }
         guard let train else { return nil }
         return DataSpec(train: train, eval: eval, format: format, maxSeqLen: maxSeqLen ?? min(2048, positions), fit: fit,
-                        packing: packing, keepThoughts: keepThoughts)
+                        packing: packing, keepThoughts: keepThoughts, lossTurns: lossTurns, testQueryIDs: testQueryIDs.map(\.value))
     }
 
     static func checkExists(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) {

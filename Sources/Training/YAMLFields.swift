@@ -126,6 +126,26 @@ final class YAMLFields {
         return text
     }
 
+    /// A string or a list of strings (empty when the key is absent), each with its key path and position.
+    func strings(_ t: YAMLTable, _ key: String, allowed: String) -> [(value: String, keyPath: String, mark: Mark?)] {
+        guard let node = t.entries[key] else { return [] }
+        let items: [(String, Node)]
+        if case .sequence(let sequence) = node {
+            items = sequence.enumerated().map { ("\(t.keyPath(key))[\($0)]", $1) }
+        } else {
+            items = [(t.keyPath(key), node)]
+        }
+        var values: [(String, String, Mark?)] = []
+        for (keyPath, item) in items {
+            guard case .scalar(let s) = item, !YAMLFields.isNull(item) else {
+                report(keyPath, item.mark, "expected \(allowed), found \(YAMLFields.describe(item))")
+                continue
+            }
+            values.append((s.string, keyPath, s.mark))
+        }
+        return values
+    }
+
     /// One of a fixed set of words.
     func choice(_ t: YAMLTable, _ key: String, _ options: [String], required: Bool = false) -> String? {
         let allowed = "one of " + options.joined(separator: ", ")

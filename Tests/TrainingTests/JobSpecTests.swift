@@ -122,6 +122,15 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         BrokenJob(name: "dropout of one", edits: [("dropout: 0.1", "dropout: 1")], keyPath: "train.dropout"),
         BrokenJob(name: "packing yes", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  packing: yes")],
                   keyPath: "data.packing", mentions: "true or false"),
+        BrokenJob(name: "unknown loss turns", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  loss_turns: all")],
+                  keyPath: "data.loss_turns", line: 11, mentions: "one of last-assistant, every-assistant"),
+        BrokenJob(name: "missing test-id file", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  test_query_ids: ROOT/ids.json")],
+                  keyPath: "data.test_query_ids", line: 11, mentions: "ids.json"),
+        BrokenJob(name: "missing test-id file in a list",
+                  edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  test_query_ids: [ROOT/data, ROOT/gone.json]")],
+                  keyPath: "data.test_query_ids[1]", mentions: "gone.json"),
+        BrokenJob(name: "test ids as a mapping", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  test_query_ids: {a: 1}")],
+                  keyPath: "data.test_query_ids", mentions: "found a mapping"),
         BrokenJob(name: "unreadable data path", edits: [("train: ROOT/data", "train: ROOT/nowhere")], keyPath: "data.train",
                   mentions: "nowhere"),
         BrokenJob(name: "tokenizer without merges", edits: [("path: ROOT/tok", "path: ROOT/data")], keyPath: "tokenizer.path",
@@ -148,6 +157,7 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         #expect(job.name == "t" && job.seed == 1)
         #expect(job.model.config.hiddenSize == 64 && job.model.config.vocabSize == 64)
         #expect(job.data.format == .auto && job.data.fit == .trimHistory && job.data.packing && !job.data.keepThoughts)
+        #expect(job.data.lossTurns == .lastAssistant && job.data.testQueryIDs.isEmpty)
         #expect(job.train.optimizer.lr == 1e-3 && job.train.optimizer.betas == (0.9, 0.99))
         #expect(job.train.optimizer.eps == 1e-8 && job.train.optimizer.weightDecay == 0)
         #expect(job.train.schedule.name == .cosine && job.train.schedule.warmupSteps == 2)
@@ -238,7 +248,7 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         let job = ToolTuneBinary.projectRoot.appendingPathComponent("jobs/opt350m-toolbench.yaml").path
         let missing = try runProcess(ToolTuneBinary.path, ["validate", job], cwd: root)
         #expect(missing.status == 1)
-        for key in ["model.path", "tokenizer.path", "data.train"] {
+        for key in ["model.path", "tokenizer.path", "data.train", "data.test_query_ids"] {
             #expect(missing.stderr.contains(": \(key): "), "\(missing.stderr)")
         }
 
@@ -258,7 +268,7 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         try Data(config.utf8).write(to: model.appendingPathComponent("config.json"))
         try Data(#"{"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "Ġthe": 50264}"#.utf8).write(to: model.appendingPathComponent("vocab.json"))
         try Data("#version: 0.2\nĠ t\n".utf8).write(to: model.appendingPathComponent("merges.txt"))
-        for folder in ["data/toolbench/answer", "data/toolbench/eval"] {
+        for folder in ["data/toolbench/answer", "data/toolbench/eval", "data/toolbench/test_query_ids"] {
             try files.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         let valid = try runProcess(ToolTuneBinary.path, ["validate", job], cwd: root)
