@@ -260,6 +260,12 @@ def load_tensors(path: str) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)
 
 
+def same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Bit for bit, so that a NaN equals the same NaN."""
+    return x.dtype == y.dtype and x.shape == y.shape and torch.equal(
+        x.contiguous().view(-1).view(torch.uint8), y.contiguous().view(-1).view(torch.uint8))
+
+
 def compare(committed: str, fresh: str) -> list[str]:
     problems = []
     files = weight_files(fresh)
@@ -273,7 +279,7 @@ def compare(committed: str, fresh: str) -> list[str]:
             problems += [f"{rel}: {p}" for p in ref.compare_trees(ref.read_fixture(b), ref.read_fixture(a), 0, 0)]
         elif rel.endswith((".safetensors", ".bin")):
             ta, tb = load_tensors(a), load_tensors(b)
-            if list(ta) != list(tb) or any(not torch.equal(ta[k], tb[k]) for k in ta):
+            if list(ta) != list(tb) or any(not same_bits(ta[k], tb[k]) for k in ta):
                 problems.append(f"{rel}: tensors differ")
         elif rel.endswith(".json") and "config" not in rel:
             if json.load(open(a)) != json.load(open(b)):
