@@ -129,7 +129,7 @@ def main() -> int:
                    cwd=REPO_ROOT, check=True, capture_output=True)
     bench = os.path.join(REPO_ROOT, args.scratch_path, "release", "HFLoadBench")
 
-    print(f"\n{'checkpoint':18} {'MB':>6} | {'ToolTune s':>10} {'peak RSS MB':>11} | {'PyTorch s':>9} {'peak RSS MB':>11}"
+    print(f"\n{'checkpoint':18} {'MB':>6} | {'ToolTune s':>10} {'peak MiB':>8} | {'PyTorch s':>9} {'peak MiB':>8}"
           f" {'(import)':>8} | {'time ratio':>10}")
     for folder in FOLDERS:
         path = os.path.join(work, folder)
@@ -142,11 +142,11 @@ def main() -> int:
         rss_theirs = max(r["peak_rss_mb"] for r in theirs)
         import_rss = max(r["import_rss_mb"] for r in theirs)
         same = abs(ours[0]["checksum"] - theirs[0]["checksum"]) <= 1e-9 * max(1.0, abs(theirs[0]["checksum"]))
-        print(f"{folder:18} {size:6.0f} | {t_ours:10.2f} {rss_ours:11.0f} | {t_theirs:9.2f} {rss_theirs:11.0f}"
+        print(f"{folder:18} {size:6.0f} | {t_ours:10.2f} {rss_ours:8.0f} | {t_theirs:9.2f} {rss_theirs:8.0f}"
               f" {import_rss:8.0f} | {t_ours / t_theirs:10.2f}" + ("" if same else "  CHECKSUMS DIFFER"))
     params = ours[0]["parameters"]
     print(f"\n{params:,} parameters = {params * 4 / 2**20:,.0f} MiB as float32 (the destination buffer). "
-          f"Median of {args.runs} fresh processes; peak RSS is the largest. (import) = PyTorch's RSS after `import torch`.")
+          f"Median of {args.runs} fresh processes; peak = largest VmHWM (MiB). (import) = PyTorch's peak after `import torch`.")
     return 0
 
 
