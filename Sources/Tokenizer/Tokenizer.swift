@@ -42,6 +42,7 @@ public final class Tokenizer: Sendable {
     /// the line or key of the first problem.
     public init(folder: String) throws(TokenizerError) {
         let files = try TokenizerFiles(folder: folder)
+        _ = CharacterClassTable.shared  // built once per process, here rather than in the first encode
         let size = Int(files.vocab.map(\.id).max()!) + 1
         vocabularySize = size
         sha256 = files.sha256
