@@ -159,7 +159,6 @@ final class Workspace: @unchecked Sendable {
                           idStart: Int32(idArena.count), idCount: Int32(output.count))
         keyArena.append(piece, count: n)
         idArena.append(output.base, count: output.count)
-        entries.reserve(entries.count + 1)
         withUnsafeMutablePointer(to: &entry) { entries.append($0, count: 1) }
         slots[slot] = Int32(entries.count - 1)
         return UnsafeBufferPointer(start: idArena.base + Int(entry.idStart), count: Int(entry.idCount))

@@ -30,7 +30,7 @@ public final class Tokenizer: Sendable {
 
     private let tokensByID: [String?]
     private let idsByToken: [String: Int32]
-    /// The bytes each id stands for: bytes `decodeStart[id] ..< decodeStart[id + 1]` of `decodeBytes`.
+    /// The bytes each id stands for: `decodeArena[decodeStart[id] ..< decodeStart[id + 1]]`.
     private let decodeArena: [UInt8]
     private let decodeStart: [Int]
     private let tables: Tables
