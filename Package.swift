@@ -25,12 +25,13 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
+        .target(name: "Tokenizer"),
         .target(name: "Training", dependencies: [
             "OPT", "Distributed", "Storage", "Kernels",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tooltune", dependencies: [
-            "Training", "OPT", "Distributed", "Storage", "Kernels",
+            "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "TestSupport"]),
     ]
 )
