@@ -25,21 +25,26 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
+        .target(name: "Tokenizer"),
         .target(name: "ToolBench"),
         .target(name: "Training", dependencies: [
-            "OPT", "Distributed", "Storage", "Kernels", "ToolBench",
+            "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "tooltune", dependencies: [
-            "Training", "OPT", "Distributed", "Storage", "Kernels",
+            "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Benchmarks (not tests): run by scripts/bench_*.py, which print the figures.
+        .executableTarget(name: "HFLoadBench", dependencies: ["Storage"]),
+
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "TestSupport"]),
+        .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "Tokenizer", "Training", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "ToolBench", "Tokenizer", "TestSupport"]),
     ]
 )

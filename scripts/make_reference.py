@@ -117,10 +117,12 @@ def is_layer_norm_param(name: str) -> bool:
     return "layer_norm" in name
 
 
-def build_model(spec: dict) -> OPTForCausalLM:
+def build_model(spec: dict, fp16_representable: bool = True) -> OPTForCausalLM:
     """An OPTForCausalLM initialised like HF's _init_weights (normal(0, init_std) for Linear and Embedding
     weights, the padding row of embed_tokens zero) but with std 0.1, and with every bias and LayerNorm
     parameter set to random non-trivial values so that each one influences the output.
+    `fp16_representable=False` keeps full float32 precision (scripts/make_hf_fixtures.py needs every
+    mantissa bit used, so that a reader which loses bits is caught).
 
     The weights are drawn here from an explicit generator, in named_parameters() order, rather than left to
     HF's constructor, so that they do not depend on how a given transformers version orders its init."""
@@ -140,7 +142,8 @@ def build_model(spec: dict) -> OPTForCausalLM:
                 param.copy_(INIT_STD * noise)
             # Round to float16-representable values: an fp16 export/import of the fixture model is then
             # lossless (Hub checkpoints are often fp16), and the stored weights compress far better.
-            param.copy_(param.half().float())
+            if fp16_representable:
+                param.copy_(param.half().float())
         model.model.decoder.embed_tokens.weight[config.pad_token_id].zero_()
     return model
 
