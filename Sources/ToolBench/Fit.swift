@@ -8,9 +8,10 @@ public enum FitMode: String, Sendable, CaseIterable, Codable {
 
 /// The fit policy (`data.fit`). The target (the last turn), the system prompt and the query (the first
 /// user turn) are never cut. For an example that does not fit, in this order:
-/// 1. if system + query + target alone do not fit, compact the function list in the system prompt: every
-///    function and parameter description (Finish's aside) cut to 256, 128, 64, then 0 characters, the
-///    first limit that lets them fit; no function list or still too long: the example is dropped;
+/// 1. if system + query + target alone do not fit, compact the function list in the system prompt, the
+///    least that lets them fit (`Compaction.ladder`): function, parameter and tool descriptions (Finish's
+///    aside) cut to 256, 128, 64, then 0 characters, then the schema alone (no descriptions, no example
+///    values); no function list, or still too long: the example is dropped;
 /// 2. keep as much history as possible: drop the fewest oldest history units (an assistant turn with the
 ///    function turns after it, or a lone user turn such as a DFS back-tracking prompt), and among those
 ///    choices cut function observations the least (none, then to 512, 256, 128 characters + "...").
@@ -21,7 +22,6 @@ public struct FitPolicy: Sendable {
     public var mode: FitMode
     public var loss: LossTurns
 
-    public static let descriptionLimits = [256, 128, 64, 0]
     public static let observationLimits = [512, 256, 128]
 
     public init(maxSeqLen: Int, mode: FitMode, loss: LossTurns) {
@@ -32,18 +32,18 @@ public struct FitPolicy: Sendable {
 }
 
 /// What the fit policy did to one example.
-public struct FitActions: Sendable, Equatable, Codable {
+public struct FitActions: Sendable, Equatable {
     /// The character limit observations were cut to, if any.
     public var observationLimit: Int?
     public var observationsShortened = 0
     public var turnsDropped = 0
-    /// The description limit of the compacted function list, if it was compacted.
-    public var descriptionLimit: Int?
+    /// How the function list was compacted, if it was.
+    public var compaction: Compaction?
 
     public init() {}
 
     public var trimmed: Bool { observationsShortened > 0 || turnsDropped > 0 }
-    public var compacted: Bool { descriptionLimit != nil }
+    public var compacted: Bool { compaction != nil }
 }
 
 public struct FittedExample: Sendable {
@@ -136,22 +136,24 @@ public final class ExampleFitter {
                 return .tooLong(source: source, tokens: originalLength,
                                 reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), and the system prompt has no function list to compact")
             }
-            var chosen: (Int, String, Int)?
-            for descriptionLimit in FitPolicy.descriptionLimits {
-                let text = functions.render(descriptionLimit: descriptionLimit)
+            var chosen: (Compaction, String, Int)?
+            var smallest = core
+            for compaction in Compaction.ladder {
+                let text = functions.render(compaction)
                 let length = segmentLength(Turn(.system, text), index: 0)
-                if core - lengths[0] + length <= limit {
-                    chosen = (descriptionLimit, text, length)
+                smallest = core - lengths[0] + length
+                if smallest <= limit {
+                    chosen = (compaction, text, length)
                     break
                 }
             }
-            guard let (descriptionLimit, text, length) = chosen else {
+            guard let (compaction, text, length) = chosen else {
                 return .tooLong(source: source, tokens: originalLength,
-                                reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), even with the function descriptions removed")
+                                reason: "the system prompt, query and target alone take about \(core) tokens, \(smallest) with the function list cut to its schema, > \(limit)")
             }
             turns[0].value = text
             lengths[0] = length
-            actions.descriptionLimit = descriptionLimit
+            actions.compaction = compaction
         }
 
         // 2. History units, oldest first.

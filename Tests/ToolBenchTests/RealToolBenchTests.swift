@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import ToolBench
 
@@ -7,8 +8,7 @@ import ToolBench
 enum RealData {
     static let folder: String = {
         if let explicit = ProcessInfo.processInfo.environment["TOOLBENCH_DATA_EXAMPLE"] { return explicit }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sibling = root.appendingPathComponent("../../shared/toolbench/ToolBench-data_example").standardized.path
+        let sibling = ToolTuneBinary.projectRoot.appendingPathComponent("../../shared/toolbench/ToolBench-data_example").standardized.path
         return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared/toolbench/ToolBench-data_example"
     }()
     static var answers: String { folder + "/answer" }

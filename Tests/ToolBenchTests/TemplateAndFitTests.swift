@@ -115,15 +115,15 @@ import ToolBench
         // Cutting the two non-Finish descriptions to 256 + "..." saves 2 x 41 tokens: one short, so 128 it is.
         let e = try fitted(core - 2 * (300 - 259) - 1)
         // The 255 tokens that frees are enough for the newer pair with its observation cut to 128.
-        #expect(e.actions.descriptionLimit == 128 && e.actions.turnsDropped == 2 && e.actions.observationLimit == 128)
-        #expect(e.turns[0].value == Self.list.render(descriptionLimit: 128))
+        #expect(e.actions.compaction == .descriptions(128) && e.actions.turnsDropped == 2 && e.actions.observationLimit == 128)
+        #expect(e.turns[0].value == Self.list.render(.descriptions(128)))
         #expect(e.turns[0].value.contains("'description': '" + String(repeating: "d", count: 128) + "...'"))
         #expect(e.turns[0].value.contains("'description': '" + Self.description + "'"))  // Finish's
     }
 
     @Test func examplesThatCannotFitAreDroppedWithAReason() {
         guard case .tooLong(_, let tokens, let reason) = fit(100) else { Issue.record("not dropped"); return }
-        #expect(tokens == Self.full && reason.contains("even with the function descriptions removed"))
+        #expect(tokens == Self.full && reason.contains("with the function list cut to its schema, > 100"))
         guard case .tooLong(_, _, let dropReason) = fit(Self.full - 1, mode: .drop) else { Issue.record("not dropped"); return }
         #expect(dropReason == "\(Self.full) tokens > max_seq_len \(Self.full - 1)")
     }
@@ -179,5 +179,33 @@ import ToolBench
         #expect(Packing.bestFitDecreasing(lengths: [], capacity: 8).isEmpty)
         #expect(Packing.bestFitDecreasing(lengths: [3, 8, 5, 2, 6], capacity: 8) == [[1], [4, 3], [2, 0]])
         #expect(Packing.onePerSequence(count: 3) == [[0], [1], [2]])
+    }
+}
+
+@Suite struct CompactionTests {
+    static let head = "Task description: x\nYou have access of the following tools:\n1.alpha: " + String(repeating: "a", count: 70)
+        + "\n2.beta: short\n" + FunctionListPrompt.marker
+    static let list = FunctionListPrompt(head: head, functions: [
+        .object(JSONObject([("name", .string("f_for_alpha")), ("description", .string(String(repeating: "f", count: 70))),
+                            ("parameters", .object(JSONObject([("type", .string("object")), ("properties", .object(JSONObject([
+                                ("q", .object(JSONObject([("type", .string("string")), ("description", .string("query text")),
+                                                          ("example_value", .string("x"))]))),
+                            ]))), ("required", .array([.string("q")])), ("optional", .array([]))])))])),
+        .object(JSONObject([("name", .string("Finish")), ("description", .string(String(repeating: "z", count: 70)))])),
+    ])
+
+    @Test func eachLevelRemovesMoreText() {
+        #expect(Self.list.render() == Self.head + PythonRepr.repr(.array(Self.list.functions)))
+        let a64 = String(repeating: "a", count: 64) + "...", f64 = String(repeating: "f", count: 64) + "..."
+        let z70 = String(repeating: "z", count: 70)
+        #expect(Self.list.render(.descriptions(64)) == "Task description: x\nYou have access of the following tools:\n1.alpha: \(a64)\n2.beta: short\n"
+                + FunctionListPrompt.marker
+                + "[{'name': 'f_for_alpha', 'description': '\(f64)', 'parameters': {'type': 'object', 'properties': {'q': {'type': 'string', 'description': 'query text', 'example_value': 'x'}}, 'required': ['q'], 'optional': []}}, {'name': 'Finish', 'description': '\(z70)'}]")
+        #expect(Self.list.render(.descriptions(0)) == "Task description: x\nYou have access of the following tools:\n1.alpha: None\n2.beta: None\n"
+                + FunctionListPrompt.marker
+                + "[{'name': 'f_for_alpha', 'description': '', 'parameters': {'type': 'object', 'properties': {'q': {'type': 'string', 'description': '', 'example_value': 'x'}}, 'required': ['q'], 'optional': []}}, {'name': 'Finish', 'description': '\(z70)'}]")
+        #expect(Self.list.render(.schemaOnly) == "Task description: x\nYou have access of the following tools:\n1.alpha: None\n2.beta: None\n"
+                + FunctionListPrompt.marker
+                + "[{'name': 'f_for_alpha', 'parameters': {'type': 'object', 'properties': {'q': {'type': 'string'}}, 'required': ['q']}}, {'name': 'Finish', 'description': '\(z70)'}]")
     }
 }
