@@ -244,6 +244,9 @@ public final class PreparedDataset {
 
     public func length(ofSequence s: Int) -> Int { tokenRange(ofSequence: s).count }
 
+    /// Every sequence's length in tokens (what the coordinator's `EpochPlanner` balances).
+    public var sequenceLengths: [Int] { (0..<sequenceCount).map(length(ofSequence:)) }
+
     /// Reads one sequence.
     public func readSequence(_ s: Int) throws -> PackedSequence {
         try readSequences(s..<s + 1)[0]

@@ -47,7 +47,7 @@ import Testing
         let dataset = try PreparedDataset(path: file)
         #expect(dataset.sequenceCount == 2 && dataset.exampleCount == 4 && dataset.tokenCount == 14)
         #expect(dataset.metadata == Self.metadata)
-        #expect(dataset.length(ofSequence: 0) == 8 && dataset.length(ofSequence: 1) == 6)
+        #expect(dataset.sequenceLengths == [8, 6])
         let first = try dataset.readSequence(0)
         let x = PreparedDatasetFormat.ignoreIndex
         #expect(first.tokens == [2, 10, 11, 12, 2, 2, 20, 2])
