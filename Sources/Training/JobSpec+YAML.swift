@@ -1,6 +1,5 @@
 import Foundation
 import OPT
-import ToolBench
 import Yams
 
 extension JobSpec {

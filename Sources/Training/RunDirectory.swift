@@ -6,6 +6,7 @@ import Storage
 ///     checkpoints/step-000400.h5   written atomically (temporary name, fsync, rename)
 ///     LATEST                       "checkpoints/step-000400.h5\n", replaced atomically after each checkpoint
 ///     metrics.jsonl                one JSON object per optimizer step
+///     data/train.h5, data/eval.h5  prepared datasets (`tooltune prepare`), data/summary.json what it did
 public struct RunDirectory: Sendable {
     public let root: URL
 
@@ -14,6 +15,11 @@ public struct RunDirectory: Sendable {
     public var checkpointsFolder: URL { root.appendingPathComponent("checkpoints") }
     public var latestFile: URL { root.appendingPathComponent("LATEST") }
     public var metricsFile: URL { root.appendingPathComponent("metrics.jsonl") }
+    public var dataFolder: URL { root.appendingPathComponent("data") }
+    public var prepareSummaryFile: URL { dataFolder.appendingPathComponent("summary.json") }
+
+    /// The prepared dataset of a split ("train", "eval").
+    public func preparedDataset(_ split: String) -> URL { dataFolder.appendingPathComponent("\(split).h5") }
 
     public func checkpointPath(step: Int) -> URL {
         checkpointsFolder.appendingPathComponent(String(format: "step-%06d.h5", step))

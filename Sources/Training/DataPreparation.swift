@@ -1,0 +1,209 @@
+import Foundation
+import Kernels
+import Storage
+import ToolBench
+
+/// `tooltune prepare`: a job's ToolBench data → fitted, tokenized, packed examples → prepared dataset
+/// files (`<checkpoint.dir>/data/train.h5`, `eval.h5`) and a summary (`data/summary.json`). The glue
+/// between the ToolBench module (formats, template, fitting, packing) and Storage (the file format).
+///
+/// Files are read in path order and fitted in batches on `Kernels.Parallel` threads; only the token ids
+/// and masks of kept examples stay in memory.
+public struct DataPreparation: Sendable {
+    public let job: JobSpec
+    public let encoder: any TokenEncoder
+    public let tokenizerSHA256: String
+
+    public init(job: JobSpec, encoder: any TokenEncoder, tokenizerSHA256: String) {
+        self.job = job
+        self.encoder = encoder
+        self.tokenizerSHA256 = tokenizerSHA256
+    }
+
+    public enum Split: String, Sendable, CaseIterable, Codable { case train, eval }
+
+    /// The prepared dataset the trainer reads for a split: `data.train`/`data.eval` itself when it is
+    /// already a prepared `.h5`, else `<checkpoint.dir>/data/<split>.h5`; nil when the job has no such data.
+    public static func datasetPath(_ split: Split, job: JobSpec) -> String? {
+        guard let input = split == .train ? job.data.train : job.data.eval else { return nil }
+        if input.hasSuffix(".h5") { return input }
+        return RunDirectory(job.checkpoint.dir).preparedDataset(split.rawValue).path
+    }
+
+    var policy: FitPolicy {
+        FitPolicy(maxSeqLen: job.data.maxSeqLen, mode: job.data.fit, loss: job.data.lossTurns)
+    }
+
+    /// One kept example: its tokens and mask, and what fitting did.
+    public struct Example: Sendable {
+        public var source: ExampleSource
+        public var tokenized: TokenizedExample
+        public var originalLength: Int
+        public var actions: FitActions
+    }
+
+    /// The examples of one split after filtering and fitting, with the report of what happened.
+    public struct PreparedSplit: Sendable {
+        public var examples: [Example]
+        public var summary: SplitSummary
+    }
+
+    /// Conversations fitted per parallel batch.
+    static let batchSize = 256
+
+    /// Reads, filters and fits one split without writing anything. `limit` stops after that many kept
+    /// examples (for previews). Throws every bad input file at once (`DataErrors`).
+    public func prepare(_ split: Split, limit: Int? = nil) throws -> PreparedSplit {
+        guard let input = split == .train ? job.data.train : job.data.eval else {
+            throw PrepareError("the job has no data.\(split.rawValue)")
+        }
+        if input.hasSuffix(".h5") {
+            throw PrepareError("data.\(split.rawValue) is already a prepared dataset (\(input)); there is nothing to prepare")
+        }
+        let testIDs = split == .train && !job.data.testQueryIDs.isEmpty ? try TestQueryIDs.load(job.data.testQueryIDs) : nil
+        let (files, ignored) = try DataSource.files(at: input)
+        var counts = LoadedData()
+        counts.ignoredFiles = ignored
+        var summary = SplitSummary(split: split.rawValue, input: input)
+        summary.testIDs.idsListed = testIDs?.count ?? 0
+        var droppedQueries = Set<String>()
+        var errors: [DataError] = []
+        if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
+        var kept: [Example] = []
+        var batch: [Conversation] = []
+
+        func flush() {
+            for result in fitInParallel(batch) {
+                switch result {
+                case .fitted(let example):
+                    kept.append(Example(source: example.source, tokenized: example.tokenized,
+                                        originalLength: example.originalLength, actions: example.actions))
+                    summary.fit.record(example.actions)
+                    summary.straddlingTokens += example.tokenized.straddlingTokens
+                case .tooLong(let source, let tokens, let reason):
+                    summary.fit.droppedTooLong += 1
+                    if summary.fit.droppedExamples.count < SplitSummary.listLimit {
+                        summary.fit.droppedExamples.append("\(source): \(tokens) tokens: \(reason)")
+                    }
+                case .noTrainableTokens(let source, let reason):
+                    summary.errorCount += 1
+                    if summary.errors.count < SplitSummary.listLimit { summary.errors.append("\(source): \(reason)") }
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+
+        for file in files {
+            if let limit, kept.count >= limit { break }
+            let contents: FileContents
+            do throws(DataError) {
+                contents = try DataSource.read(file, format: job.data.format, keepThoughts: job.data.keepThoughts)
+            } catch {
+                errors.append(error)
+                continue
+            }
+            counts.add(contents, keepConversations: false)
+            summary.examplesRead += contents.conversations.count
+            // Once a file is bad, the rest are only read, to report every bad file in one run.
+            guard errors.isEmpty else { continue }
+            for conversation in contents.conversations {
+                // Never train on test queries: drop (and count) training examples whose query id is listed.
+                if let testIDs {
+                    if let id = conversation.queryID {
+                        if testIDs.contains(id) {
+                            droppedQueries.insert(id)
+                            summary.testIDs.droppedExamples += 1
+                            continue
+                        }
+                    } else {
+                        summary.testIDs.examplesWithoutQueryID += 1
+                    }
+                }
+                batch.append(conversation)
+            }
+            if batch.count >= Self.batchSize || limit != nil { flush() }
+        }
+        if !errors.isEmpty { throw DataErrors(errors: errors) }
+        flush()
+        if let limit { kept = Array(kept.prefix(limit)) }
+        summary.files = counts.filesByFormat
+        summary.ignoredFiles = counts.ignoredFiles
+        summary.invalidAnswerFiles = counts.invalidAnswerFiles
+        summary.entriesWithoutExample = counts.entriesWithoutExample
+        summary.testIDs.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+        return PreparedSplit(examples: kept, summary: summary)
+    }
+
+    /// Fits conversations on all `Kernels.Parallel` threads, one fitter per contiguous chunk (so the
+    /// steps of one answer file share the fitter's cached system-prompt length); results in input order.
+    func fitInParallel(_ conversations: [Conversation]) -> [FitResult] {
+        let results = UnsafeMutableBufferPointer<FitResult?>.allocate(capacity: conversations.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let policy = self.policy
+        let encoder = self.encoder
+        Parallel.forEach(conversations.count, minimumChunk: 8) { range in
+            let fitter = ExampleFitter(policy: policy, encoder: encoder)
+            for i in range { results[i] = fitter.fit(conversations[i]) }
+        }
+        return results.map { $0! }
+    }
+
+    /// Prepares every split the job has, writes the datasets and the summary, and returns the summary.
+    /// Nothing is written unless every split succeeds.
+    public func run() throws -> PrepareSummary {
+        var prepared: [(path: String, split: PreparedSplit, plan: [[Int]])] = []
+        for split in Split.allCases {
+            // A split given as a prepared .h5 is used as it is.
+            guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
+                  let path = Self.datasetPath(split, job: job) else { continue }
+            var result = try prepare(split)
+            guard !result.examples.isEmpty else {
+                throw PrepareError("data.\(split.rawValue): no example left to write (\(result.summary.examplesRead) read)")
+            }
+            let lengths = result.examples.map(\.tokenized.tokens.count)
+            let plan = job.data.packing
+                ? Packing.bestFitDecreasing(lengths: lengths, capacity: job.data.maxSeqLen)
+                : Packing.onePerSequence(count: lengths.count)
+            result.summary.describe(result.examples, plan: plan, maxSeqLen: job.data.maxSeqLen)
+            result.summary.output = path
+            prepared.append((path, result, plan))
+        }
+        if prepared.isEmpty {
+            throw PrepareError("data.train\(job.data.eval == nil ? " is a prepared dataset" : " and data.eval are prepared datasets") already; there is nothing to prepare")
+        }
+        let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
+                                     lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
+                                     fit: job.data.fit.rawValue, packing: job.data.packing ? "best-fit-decreasing" : "none",
+                                     keepThoughts: job.data.keepThoughts, splits: prepared.map(\.split.summary))
+        let run = RunDirectory(job.checkpoint.dir)
+        try FileManager.default.createDirectory(at: run.dataFolder, withIntermediateDirectories: true)
+        for (path, split, plan) in prepared {
+            try write(split, plan: plan, to: path, packing: summary.packing)
+        }
+        try AtomicFile.write(try summary.json(), to: run.prepareSummaryFile.path)
+        return summary
+    }
+
+    func write(_ prepared: PreparedSplit, plan: [[Int]], to path: String, packing: String) throws {
+        let sequences = plan.map { members in
+            members.map { (tokens: prepared.examples[$0].tokenized.tokens, lossMask: prepared.examples[$0].tokenized.lossMask,
+                           inputIndex: $0) }
+        }
+        let split = prepared.summary
+        let sources = SourcesDescription(input: split.input, files: split.files, format: job.data.format.rawValue,
+                                         keepThoughts: job.data.keepThoughts,
+                                         testQueryIDs: split.split == Split.train.rawValue ? job.data.testQueryIDs : [])
+        let metadata = PreparedDatasetMetadata(
+            tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name, lossTurns: job.data.lossTurns.rawValue,
+            maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packing,
+            sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(split.counts),
+            fitJSON: try PrepareSummary.compactJSON(FitDescription(policy)))
+        try PreparedDatasetWriter.write(to: path, sequences: sequences, metadata: metadata)
+    }
+}
+
+public struct PrepareError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

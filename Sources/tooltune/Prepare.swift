@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Tokenizer
+import Training
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a job's ToolBench data into the tokenized, packed datasets training reads.",
+        discussion: """
+            Reads data.train (and data.eval), renders every example with ToolLLaMA's tool-llama-single-round \
+            template, fits it into data.max_seq_len (data.fit), drops training examples of data.test_query_ids, \
+            packs the examples and writes <checkpoint.dir>/data/train.h5 (eval.h5) and data/summary.json. \
+            Bad input files are all listed (file, JSON path, problem) and nothing is written.
+            """)
+
+    @Argument(help: "The job YAML file.")
+    var job: String
+
+    @Option(name: .long, help: ArgumentHelp("Print the first N training examples as trained, the loss span marked, and write nothing.",
+                                            valueName: "N"))
+    var preview: Int?
+
+    func run() throws {
+        do {
+            let spec = try JobSpec.load(job)
+            let tokenizer = try Tokenizer(folder: spec.tokenizer.path)
+            let preparation = DataPreparation(job: spec, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
+            if let preview {
+                guard preview > 0 else { throw ValidationError("--preview needs a count of at least 1") }
+                let split = try preparation.prepare(.train, limit: preview)
+                let style: PreparePreview.Style = isatty(STDOUT_FILENO) == 1 ? .ansi : .brackets
+                for (i, example) in split.examples.enumerated() {
+                    print(PreparePreview.render(example, number: i + 1, encoder: tokenizer, style: style))
+                }
+                return
+            }
+            let summary = try preparation.run()
+            for line in summary.lines() { print(line) }
+            print("summary: \(RunDirectory(spec.checkpoint.dir).prepareSummaryFile.path)")
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

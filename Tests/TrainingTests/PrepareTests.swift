@@ -1,0 +1,146 @@
+import Foundation
+import Storage
+import TestSupport
+import Testing
+import Tokenizer
+import ToolBench
+@testable import Training
+
+/// A job over the project's demo data (absolute paths, output in a temporary folder).
+struct PrepareWorkspace {
+    let root: URL
+    let project = ToolTuneBinary.projectRoot
+
+    init() throws { root = try makeTemporaryFolder("prepare") }
+
+    func job(train: String? = nil, eval: String? = "demo/data/eval", extra: String = "",
+             testIDs: String? = "demo/data/test_query_ids.json", maxSeqLen: Int = 1024) throws -> String {
+        let path = root.appendingPathComponent("job.yaml").path
+        let text = """
+            name: prep
+            model: {init: random, config: {preset: tiny, vocab_size: 4096, max_position_embeddings: 1024}}
+            tokenizer: {path: \(project.path)/demo/tokenizer}
+            data:
+              train: \(train ?? project.path + "/demo/data/train")
+            \(eval.map { "  eval: \(project.path)/\($0)" } ?? "")
+              max_seq_len: \(maxSeqLen)
+            \(testIDs.map { "  test_query_ids: \(project.path)/\($0)" } ?? "")
+            \(extra)
+            train: {micro_batch_tokens: 1024, global_batch_tokens: 4096}
+            checkpoint: {dir: \(root.path)/run}
+
+            """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func preparation(_ jobFile: String) throws -> DataPreparation {
+        let tokenizer = try Tokenizer(folder: project.appendingPathComponent("demo/tokenizer").path)
+        return DataPreparation(job: try JobSpec.load(jobFile), encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
+    }
+
+    var run: RunDirectory { RunDirectory(root.appendingPathComponent("run").path) }
+}
+
+@Suite(.serialized) struct PrepareTests {
+    let workspace: PrepareWorkspace
+
+    init() throws { workspace = try PrepareWorkspace() }
+
+    @Test func demoJobDropsExactlyTheThreeListedTrainQueriesAndWritesReadableDatasets() throws {
+        let preparation = try workspace.preparation(try workspace.job())
+        let summary = try preparation.run()
+        let train = try #require(summary.splits.first { $0.split == "train" })
+        #expect(train.examplesRead == 1308 && train.files == ["toolbench-answers": 400] && train.invalidAnswerFiles == 2)
+        #expect(train.testIDs.idsListed == 43)
+        // demo/README.md: 17650 (G1), 12521 (G2), 13551 (G3) are train queries listed as test ids: 3 + 4 + 3 steps.
+        #expect(train.testIDs.droppedQueries == ["12521", "13551", "17650"] && train.testIDs.droppedExamples == 10)
+        #expect(train.testIDs.examplesWithoutQueryID == 0 && train.errorCount == 0)
+        let eval = try #require(summary.splits.first { $0.split == "eval" })
+        #expect(eval.examplesRead == 139 && eval.testIDs.droppedExamples == 0)  // eval data is never filtered
+
+        // Every action is counted, and the counts add up.
+        let fit = train.fit
+        #expect(train.examples + fit.droppedTooLong == 1308 - 10)
+        // Examples changed by fitting are exactly those that were too long and not dropped.
+        #expect(train.overMaxSeqLen == train.examples - fit.asIs + fit.droppedTooLong)
+        #expect(train.examples - fit.asIs <= fit.trimmed + fit.compactedTotal)
+        #expect(train.examples - fit.asIs >= max(fit.trimmed, fit.compactedTotal))
+        #expect(fit.trimmed > 0 && fit.compactedTotal > 0 && fit.turnsDropped > 0 && fit.observationsShortened > 0)
+
+        let dataset = try PreparedDataset(path: workspace.run.preparedDataset("train").path)
+        #expect(dataset.exampleCount == train.examples && dataset.tokenCount == train.tokens)
+        #expect(dataset.sequenceCount == train.sequences && dataset.metadata.maxSeqLen == 1024)
+        #expect(dataset.metadata.tokenizerSHA256 == summary.tokenizerSHA256 && dataset.metadata.template == "tool-llama-single-round")
+        var targets = 0
+        for s in 0..<dataset.sequenceCount {
+            let sequence = try dataset.readSequence(s)
+            #expect(sequence.count <= 1024)
+            for (k, start) in sequence.boundaries.dropLast().enumerated() {
+                #expect(sequence.tokens[start] == 2 && sequence.positions[start] == 0 && sequence.segmentIDs[start] == Int32(k))
+                // Each example ends with its trained EOS: the position before it predicts 2.
+                let end = sequence.boundaries[k + 1]
+                #expect(sequence.targets[end - 2] == 2 && sequence.targets[end - 1] == PreparedDatasetFormat.ignoreIndex)
+            }
+            targets += sequence.targetCount
+        }
+        #expect(targets == train.trainableTokens)
+        #expect(FileManager.default.fileExists(atPath: workspace.run.preparedDataset("eval").path))
+        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.run.prepareSummaryFile)) as? [String: Any]
+        #expect(written?["max_seq_len"] as? Int == 1024)
+    }
+
+    @Test func prepareIsDeterministic() throws {
+        let train = workspace.project.appendingPathComponent("demo/data/train/G3_answer").path
+        let preparation = try workspace.preparation(try workspace.job(train: train, eval: nil))
+        let files = [workspace.run.preparedDataset("train"), workspace.run.prepareSummaryFile]
+        _ = try preparation.run()
+        let first = try files.map { try Data(contentsOf: $0) }
+        _ = try preparation.run()
+        #expect(try files.map { try Data(contentsOf: $0) } == first)
+    }
+
+    @Test func previewShowsTheTrainedSpanAndWritesNothing() throws {
+        let job = try workspace.job()
+        let result = try runProcess(ToolTuneBinary.path, ["prepare", job, "--preview", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.components(separatedBy: "── example ").count == 3)
+        #expect(result.stdout.contains("\nAssistant: ⟦\nThought: \nAction: "))
+        #expect(result.stdout.components(separatedBy: "</s>⟧").count == 3)
+        #expect(!FileManager.default.fileExists(atPath: workspace.run.dataFolder.path))
+    }
+
+    @Test func badFilesAreAllNamedAndNothingIsWritten() throws {
+        let data = workspace.root.appendingPathComponent("bad/G1_answer")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let good = try Data(contentsOf: workspace.project.appendingPathComponent("demo/data/train/G1_answer/10045_ChatGPT_DFS_woFilter_w2.json"))
+        try good.write(to: data.appendingPathComponent("1_ChatGPT_DFS_woFilter_w2.json"))
+        try good.prefix(5000).write(to: data.appendingPathComponent("2_ChatGPT_DFS_woFilter_w2.json"))
+        try Data().write(to: data.appendingPathComponent("3_ChatGPT_DFS_woFilter_w2.json"))
+        let wrongType = String(decoding: good, as: UTF8.self).replacingOccurrences(of: #""valid_data": true"#, with: #""valid_data": 1"#)
+        try Data(wrongType.utf8).write(to: data.appendingPathComponent("4_ChatGPT_DFS_woFilter_w2.json"))
+        let job = try workspace.job(train: data.deletingLastPathComponent().path, eval: nil, testIDs: nil)
+        let result = try runProcess(ToolTuneBinary.path, ["prepare", job])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(result.stderr)")
+        #expect(lines.first { $0.contains("2_ChatGPT") }?.contains("the JSON is truncated") == true)
+        #expect(lines.contains("\(data.path)/3_ChatGPT_DFS_woFilter_w2.json: empty; expected JSON"))
+        #expect(lines.contains("\(data.path)/4_ChatGPT_DFS_woFilter_w2.json: $.answer_generation.valid_data: expected true or false, found the number 1"))
+        #expect(!FileManager.default.fileExists(atPath: workspace.run.dataFolder.path))
+    }
+
+    @Test func examplesWithNothingToTrainAreReportedAsErrors() throws {
+        let file = workspace.root.appendingPathComponent("chat.jsonl")
+        try Data("""
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"}]}
+
+            """.utf8).write(to: file)
+        let preparation = try workspace.preparation(try workspace.job(train: file.path, eval: nil, testIDs: nil))
+        let split = try preparation.prepare(.train)
+        #expect(split.examples.count == 1 && split.summary.errorCount == 1)
+        #expect(split.summary.errors == ["\(file.path) line 2: the conversation ends with a user turn, not an assistant turn"])
+        #expect(split.summary.lines(maxSeqLen: 1024).contains("ERRORS: 1 examples have no trainable tokens and were left out:"))
+    }
+}
