@@ -28,6 +28,7 @@ doctor: build
 run: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor --threads 1
 	$(BIN) validate jobs/demo.yaml
+	$(BIN) prepare jobs/demo.yaml
 
 clean:
 	rm -rf .build runs/demo
