@@ -39,5 +39,6 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "TestSupport"]),
+        .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Training"]),
     ]
 )
