@@ -12,11 +12,11 @@ public enum VectorMath {
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
     /// e^x for each lane, within 2 ulp of the true value (Cephes' expf polynomial); lanes below -87.3
-    /// give exactly 0 (the float exponent range ends there), lanes above 88.7 give +inf.
+    /// give exactly 0 (the float exponent range ends there), lanes above 88.72 give +inf.
     @inlinable @inline(__always)
     public static func exp(_ x0: Vector) -> Vector {
         var x = x0.replacing(with: -87.5, where: x0 .< -87.5)
-        x.replace(with: 88.5, where: x .> 88.5)
+        x.replace(with: 89, where: x .> 89)
         // Round x*log2(e) to the nearest integer n with the 1.5*2^23 trick (no SSE4.1 round needed).
         let magic = Vector(repeating: 12_582_912)
         let shifted = x * 1.442_695_040_888_963_4 + magic
@@ -31,9 +31,12 @@ public enum VectorMath {
         y = y * r + 1.666_666_545_9e-1
         y = y * r + 5.000_000_120_1e-1
         y = y * (r * r) + r + 1
-        var result = y * unsafeBitCast((exponent &+ 127) &<< 23, to: Vector.self)
+        // y * 2^n as y * 2^(n/2) * 2^(n - n/2): each factor stays a normal float for n in -126...128.
+        let half = exponent &>> 1
+        let first = unsafeBitCast((half &+ 127) &<< 23, to: Vector.self)
+        let second = unsafeBitCast((exponent &- half &+ 127) &<< 23, to: Vector.self)
+        var result = y * first * second
         result.replace(with: 0, where: x0 .< -87.3)
-        result.replace(with: .infinity, where: x0 .> 88.7)
         return result
     }
 
