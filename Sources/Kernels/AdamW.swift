@@ -67,14 +67,32 @@ public final class AdamW {
                 precondition(range.lowerBound >= 0 && range.upperBound <= expAvg.count,
                              "AdamW: range \(range) outside 0..<\(expAvg.count)")
                 Parallel.forEach(range.count, minimumChunk: 1 << 15) { part in
-                    for i in (range.lowerBound + part.lowerBound)..<(range.lowerBound + part.upperBound) {
+                    let start = range.lowerBound + part.lowerBound, end = range.lowerBound + part.upperBound
+                    typealias V = VectorMath.Vector
+                    // The same float operations, 16 lanes at a time; the scalar tail repeats them.
+                    let applyDecay = group.weightDecay != 0
+                    var i = start
+                    while i + 16 <= end {
+                        let g = VectorMath.load(gradients + i)
+                        var p = VectorMath.load(parameters + i)
+                        if applyDecay { p *= decay }
+                        let mi = VectorMath.load(m + i) + weight1 * (g - VectorMath.load(m + i))
+                        let vi = VectorMath.load(v + i) * beta2 + weight2 * g * g
+                        VectorMath.store(mi, m + i)
+                        VectorMath.store(vi, v + i)
+                        let denominator = vi.squareRoot() / V(repeating: correction2) + eps
+                        VectorMath.store(p + -stepSize * (mi / denominator), parameters + i)
+                        i += 16
+                    }
+                    while i < end {
                         let g = gradients[i]
                         var p = parameters[i]
-                        if group.weightDecay != 0 { p *= decay }
+                        if applyDecay { p *= decay }
                         m[i] = m[i] + weight1 * (g - m[i])
                         v[i] = v[i] * beta2 + weight2 * g * g
                         let denominator = v[i].squareRoot() / correction2 + eps
                         parameters[i] = p + -stepSize * (m[i] / denominator)
+                        i += 1
                     }
                 }
             }

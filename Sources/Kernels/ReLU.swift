@@ -6,7 +6,8 @@ public enum ReLU {
             var i = range.lowerBound
             let zero = VectorMath.Vector()
             while i + 16 <= range.upperBound {
-                VectorMath.store(pointwiseMax(VectorMath.load(x + i), zero), x + i)
+                let v = VectorMath.load(x + i)
+                VectorMath.store(v.replacing(with: zero, where: v .< zero), x + i)
                 i += 16
             }
             while i < range.upperBound { x[i] = max(x[i], 0); i += 1 }

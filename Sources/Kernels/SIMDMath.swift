@@ -68,7 +68,12 @@ public enum VectorMath {
     @inlinable
     public static func maximum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
         var acc = Vector(repeating: -.infinity), i = 0
-        while i + width <= count { acc = pointwiseMax(acc, load(p + i)); i += width }
+        while i + width <= count {
+            // `replace` rather than pointwiseMax, which Swift lowers to a scalar loop (NaN rules).
+            let v = load(p + i)
+            acc.replace(with: v, where: v .> acc)
+            i += width
+        }
         var best = acc.max()
         while i < count { best = Swift.max(best, p[i]); i += 1 }
         return best

@@ -2,6 +2,7 @@
 public struct MicroBatchError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 /// `rows` rows of `length` tokens for one forward/backward pass; every array is row-major [rows * length]
@@ -125,17 +126,17 @@ public struct MicroBatch: Sendable, Equatable {
     public func validate(for config: OPTConfig) throws {
         func at(_ i: Int) -> String { "[\(i / length), \(i % length)]" }
         let positionRows = config.maxPositionEmbeddings + OPTConfig.positionOffset
-        for i in 0..<tokens.count {
-            if tokens[i] < 0 || Int(tokens[i]) >= config.vocabSize {
-                throw MicroBatchError(message: "tokens\(at(i)) = \(tokens[i]) is outside the vocabulary 0..<\(config.vocabSize)")
-            }
+        for i in 0..<tokens.count where tokens[i] < 0 || Int(tokens[i]) >= config.vocabSize {
+            throw MicroBatchError(message: "tokens\(at(i)) = \(tokens[i]) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        for i in 0..<positions.count {
             let row = Int(positions[i]) + OPTConfig.positionOffset
             if row < 0 || row >= positionRows {
                 throw MicroBatchError(message: "positions\(at(i)) = \(positions[i]) is outside -\(OPTConfig.positionOffset)..<\(config.maxPositionEmbeddings) (max_position_embeddings)")
             }
-            if Int(targets[i]) >= config.vocabSize {
-                throw MicroBatchError(message: "targets\(at(i)) = \(targets[i]) is outside the vocabulary 0..<\(config.vocabSize)")
-            }
+        }
+        for i in 0..<targets.count where Int(targets[i]) >= config.vocabSize {
+            throw MicroBatchError(message: "targets\(at(i)) = \(targets[i]) is outside the vocabulary 0..<\(config.vocabSize)")
         }
     }
 }

@@ -63,7 +63,14 @@ public final class OPTModel {
                 Parallel.forEach(blocks) { range in
                     for b in range {
                         var rng = SplitMix64(seed: seed ^ (UInt64(index) << 40) ^ (UInt64(b) &* 0x9E37_79B9_7F4A_7C15))
-                        for i in (b * block)..<min(entry.count, (b + 1) * block) { p[i] = std * Float(rng.nextNormal()) }
+                        var i = b * block
+                        let end = min(entry.count, (b + 1) * block)
+                        while i < end {
+                            let (z0, z1) = rng.nextNormalPair()
+                            p[i] = std * Float(z0)
+                            if i + 1 < end { p[i + 1] = std * Float(z1) }
+                            i += 2
+                        }
                     }
                 }
             }
@@ -77,12 +84,13 @@ public final class OPTModel {
 public struct OPTModelError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 extension SplitMix64 {
-    /// A standard normal sample (Box-Muller on two uniforms).
-    mutating func nextNormal() -> Double {
-        let u1 = 1 - nextUniform(), u2 = nextUniform()
-        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    /// Two independent standard normal samples (Box-Muller on two uniforms).
+    mutating func nextNormalPair() -> (Double, Double) {
+        let radius = (-2 * Foundation.log(1 - nextUniform())).squareRoot(), angle = 2 * Double.pi * nextUniform()
+        return (radius * Foundation.cos(angle), radius * Foundation.sin(angle))
     }
 }
