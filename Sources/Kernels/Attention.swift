@@ -56,7 +56,7 @@ public struct AttentionMask: Sendable {
 /// Multi-head causal self-attention over a fused q|k|v matrix, FlashAttention-style in memory: the
 /// [heads x T x T] probabilities are never stored; forward keeps one log-sum-exp per query and backward
 /// recomputes each tile of scores. Work is split over (row, head) pairs; BLAS runs single-threaded inside
-/// so the two thread pools do not nest.
+/// (the two thread pools do not nest, and the results do not depend on the thread count).
 public enum Attention {
     /// Queries per tile: scores are computed for keys up to the tile's last query only, so the wasted
     /// upper triangle is small, and a tile's scores fit in cache.
@@ -99,7 +99,7 @@ public enum Attention {
         precondition(scratch.length >= mask.length, "Attention scratch planned for \(scratch.length) tokens, not \(mask.length)")
         let items = mask.rows * shape.heads
         let workers = min(scratch.workers, Parallel.threadCount, items)
-        BLAS.withThreadCount(workers > 1 ? 1 : BLAS.threadCount) {
+        BLAS.withThreadCount(1) {
             Parallel.forEachItem(items, slots: workers) { item, slot in
                 forwardHead(b: item / shape.heads, h: item % shape.heads, qkv: qkv, output: output,
                             logSumExp: logSumExp, mask: mask, shape: shape, scores: scratch.scores(slot))
@@ -154,7 +154,7 @@ public enum Attention {
         precondition(scratch.length >= mask.length, "Attention scratch planned for \(scratch.length) tokens, not \(mask.length)")
         let items = mask.rows * shape.heads
         let workers = min(scratch.workers, Parallel.threadCount, items)
-        BLAS.withThreadCount(workers > 1 ? 1 : BLAS.threadCount) {
+        BLAS.withThreadCount(1) {
             Parallel.forEachItem(items, slots: workers) { item, slot in
                 backwardHead(b: item / shape.heads, h: item % shape.heads, qkv: qkv, output: output, dOutput: dOutput,
                              logSumExp: logSumExp, dQKV: dQKV, mask: mask, shape: shape,

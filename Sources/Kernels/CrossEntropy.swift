@@ -78,8 +78,8 @@ public enum CrossEntropy {
                     VectorMath.scale(row, w, by: scale)
                 }
             }
-            matmul(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
-            matmul(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+            matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
+            matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
         }
     }
 }

@@ -11,17 +11,17 @@ import Testing
     }
 
     static func makeCase() -> Case {
-        let length = 300
+        let length = 200
         var segments: [Int32] = [], valid: [Bool] = []
-        // Row 0: left padding, then one segment with two pad holes, spanning three tiles.
+        // Row 0: left padding, then one segment with two pad holes, spanning two tiles.
         for t in 0..<length {
             segments.append(0)
             valid.append(t >= 7 && t != 150 && t != 151)
         }
-        // Row 1: segments of 40, 200 and 40 tokens, then 20 tokens of padding-only segment.
+        // Row 1: segments of 30, 140 and 20 tokens, then 10 tokens of padding-only segment.
         for t in 0..<length {
-            segments.append(t < 40 ? 1 : t < 240 ? 2 : t < 280 ? 3 : 4)
-            valid.append(t < 280)
+            segments.append(t < 30 ? 1 : t < 170 ? 2 : t < 190 ? 3 : 4)
+            valid.append(t < 190)
         }
         return Case(rows: 2, length: length, heads: 3, headDim: 8, segments: segments, valid: valid)
     }
