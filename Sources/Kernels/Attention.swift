@@ -96,14 +96,20 @@ public enum Attention {
     public static func forward(qkv: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                logSumExp: UnsafeMutablePointer<Float>, mask: AttentionMask, shape: Shape,
                                scratch: Scratch) {
+        forEachHead(mask: mask, shape: shape, scratch: scratch) { b, h, slot in
+            forwardHead(b: b, h: h, qkv: qkv, output: output, logSumExp: logSumExp, mask: mask, shape: shape,
+                        scores: scratch.scores(slot))
+        }
+    }
+
+    /// Runs `body(row, head, slot)` for every (row, head) pair on up to `scratch.workers` workers, each
+    /// with its own scratch slot, with BLAS single-threaded inside.
+    private static func forEachHead(mask: AttentionMask, shape: Shape, scratch: Scratch,
+                                    _ body: (_ b: Int, _ h: Int, _ slot: Int) -> Void) {
         precondition(scratch.length >= mask.length, "Attention scratch planned for \(scratch.length) tokens, not \(mask.length)")
         let items = mask.rows * shape.heads
-        let workers = min(scratch.workers, Parallel.threadCount, items)
         BLAS.withThreadCount(1) {
-            Parallel.forEachItem(items, slots: workers) { item, slot in
-                forwardHead(b: item / shape.heads, h: item % shape.heads, qkv: qkv, output: output,
-                            logSumExp: logSumExp, mask: mask, shape: shape, scores: scratch.scores(slot))
-            }
+            Parallel.forEachItem(items, slots: scratch.workers) { item, slot in body(item / shape.heads, item % shape.heads, slot) }
         }
     }
 
@@ -151,15 +157,9 @@ public enum Attention {
                                 dOutput: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
                                 dQKV: UnsafeMutablePointer<Float>, mask: AttentionMask, shape: Shape,
                                 scratch: Scratch) {
-        precondition(scratch.length >= mask.length, "Attention scratch planned for \(scratch.length) tokens, not \(mask.length)")
-        let items = mask.rows * shape.heads
-        let workers = min(scratch.workers, Parallel.threadCount, items)
-        BLAS.withThreadCount(1) {
-            Parallel.forEachItem(items, slots: workers) { item, slot in
-                backwardHead(b: item / shape.heads, h: item % shape.heads, qkv: qkv, output: output, dOutput: dOutput,
-                             logSumExp: logSumExp, dQKV: dQKV, mask: mask, shape: shape,
-                             scores: scratch.scores(slot), dScores: scratch.scoreGradients(slot))
-            }
+        forEachHead(mask: mask, shape: shape, scratch: scratch) { b, h, slot in
+            backwardHead(b: b, h: h, qkv: qkv, output: output, dOutput: dOutput, logSumExp: logSumExp, dQKV: dQKV,
+                         mask: mask, shape: shape, scores: scratch.scores(slot), dScores: scratch.scoreGradients(slot))
         }
     }
 

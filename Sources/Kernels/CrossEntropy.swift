@@ -34,9 +34,7 @@ public enum CrossEntropy {
         for r in 0..<n { runningMax[r] = -.infinity; runningSum[r] = 0 }
         targetLogits.withUnsafeMutableBufferPointer { picked in
             let picked = picked.baseAddress!
-            for v0 in stride(from: 0, to: vocab, by: width) {
-                let w = min(width, vocab - v0)
-                matmul(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
+            forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
                 Parallel.forEach(n, minimumChunk: 8) { range in
                     for r in range {
                         let row = scratch + r * w
@@ -66,9 +64,7 @@ public enum CrossEntropy {
         guard n > 0 else { return }
         let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
-        for v0 in stride(from: 0, to: vocab, by: width) {
-            let w = min(width, vocab - v0)
-            matmul(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
+        forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
             Parallel.forEach(n, minimumChunk: 8) { range in
                 for r in range {
                     let row = scratch + r * w
@@ -80,6 +76,17 @@ public enum CrossEntropy {
             }
             matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
             matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+        }
+    }
+
+    /// For each vocabulary chunk [v0, v0 + w): scratch[n, w] = the chunk's logits, then `body(v0, w)`.
+    private static func forEachChunk(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, rows n: Int, vocab: Int,
+                                     dim d: Int, width: Int, scratch: UnsafeMutablePointer<Float>,
+                                     _ body: (_ v0: Int, _ w: Int) -> Void) {
+        for v0 in stride(from: 0, to: vocab, by: width) {
+            let w = min(width, vocab - v0)
+            matmul(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
+            body(v0, w)
         }
     }
 }

@@ -51,17 +51,10 @@ public struct Dropout: Sendable, Equatable {
     /// position n % length of sequence `sequences[n / length]`. `out` may be `residual`.
     public func residualAdd(_ x: UnsafePointer<Float>, residual: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                             rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int) {
-        precondition(sequences.count == rows, "Dropout: \(sequences.count) sequence ids for \(rows) rows")
-        let threshold = threshold, scale = keepScale
-        Parallel.forEach(rows * length, minimumChunk: 16) { tokens in
-            for n in tokens {
-                let key = sequenceKey(site: site, sequence: sequences[n / length])
-                let first = (n % length) * d
-                let xr = x + n * d, rr = residual + n * d, o = out + n * d
-                for f in 0..<d {
-                    o[f] = Dropout.keeps(key: key, element: first + f, threshold: threshold) ? rr[f] + xr[f] * scale : rr[f]
-                }
-            }
+        let scale = keepScale
+        forEachToken(rows: rows, length: length, dim: d, sequences: sequences, site: site) { n, keeps in
+            let xr = x + n * d, rr = residual + n * d, o = out + n * d
+            for f in 0..<d { o[f] = keeps(f) ? rr[f] + xr[f] * scale : rr[f] }
         }
     }
 
@@ -69,16 +62,23 @@ public struct Dropout: Sendable, Equatable {
     /// residual's gradient is dOut itself).
     public func backward(_ dOut: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
                          rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int) {
+        let scale = keepScale
+        forEachToken(rows: rows, length: length, dim: d, sequences: sequences, site: site) { n, keeps in
+            let g = dOut + n * d, o = dx + n * d
+            for f in 0..<d { o[f] = keeps(f) ? g[f] * scale : 0 }
+        }
+    }
+
+    /// Calls `body(token, keeps)` for every token in parallel; `keeps(feature)` is that element's mask.
+    private func forEachToken(rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int,
+                              _ body: (_ token: Int, _ keeps: (Int) -> Bool) -> Void) {
         precondition(sequences.count == rows, "Dropout: \(sequences.count) sequence ids for \(rows) rows")
-        let threshold = threshold, scale = keepScale
+        let threshold = threshold
         Parallel.forEach(rows * length, minimumChunk: 16) { tokens in
             for n in tokens {
                 let key = sequenceKey(site: site, sequence: sequences[n / length])
                 let first = (n % length) * d
-                let g = dOut + n * d, o = dx + n * d
-                for f in 0..<d {
-                    o[f] = Dropout.keeps(key: key, element: first + f, threshold: threshold) ? g[f] * scale : 0
-                }
+                body(n) { Dropout.keeps(key: key, element: first + $0, threshold: threshold) }
             }
         }
     }
