@@ -152,7 +152,9 @@ public enum Attention {
     }
 
     /// Gradients of `forward`: given dOutput and the forward's output and logSumExp, writes
-    /// dQKV[rows * length, 3 * heads * headDim] (dq is with respect to the scaled q).
+    /// dQKV[rows * length, 3 * heads * headDim] (dq is with respect to the scaled q). For queries that
+    /// see no key this differentiates the softmax at its uniform probabilities, as transformers'
+    /// autograd does (q and k get gradients there although the float32 forward no longer depends on them).
     public static func backward(qkv: UnsafePointer<Float>, output: UnsafePointer<Float>,
                                 dOutput: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
                                 dQKV: UnsafeMutablePointer<Float>, mask: AttentionMask, shape: Shape,
