@@ -26,7 +26,7 @@ public enum TrainStepBenchmark {
         }
     }
 
-    /// Medians over the timed steps; key names as bench_pytorch.py's JSON.
+    /// Medians over the timed steps, encoded with bench_pytorch.py's JSON keys.
     public struct Result: Codable, Sendable {
         public var framework = "tooltune"
         public var preset: String
@@ -36,22 +36,41 @@ public enum TrainStepBenchmark {
         public var warmup: Int
         public var threads: Int
         public var params: Int
-        public var matmul_params: Int
-        public var flops_per_token_fwd: Double
-        public var flops_per_token_fwd_bwd: Double
-        public var forward_s: Double
+        public var matmulParams: Int
+        public var flopsPerTokenForward: Double
+        public var flopsPerTokenForwardBackward: Double
+        public var forwardSeconds: Double
         /// Includes zeroing the gradient buffer (PyTorch allocates fresh gradients inside backward instead).
-        public var backward_s: Double
-        public var optimizer_s: Double
-        public var step_s: Double
-        public var tokens_per_s: Double
-        public var gflops_forward: Double
-        public var gflops_backward: Double
-        public var gflops_step: Double
-        public var final_loss: Double
-        public var build_s: Double
-        public var peak_rss_mb: Double
-        public var blas_core: String
+        public var backwardSeconds: Double
+        public var optimizerSeconds: Double
+        public var stepSeconds: Double
+        public var tokensPerSecond: Double
+        public var gflopsForward: Double
+        public var gflopsBackward: Double
+        public var gflopsStep: Double
+        public var finalLoss: Double
+        public var buildSeconds: Double
+        public var peakRSSMegabytes: Double
+        public var blasCore: String
+
+        enum CodingKeys: String, CodingKey {
+            case framework, preset, batch, seq, steps, warmup, threads, params
+            case matmulParams = "matmul_params"
+            case flopsPerTokenForward = "flops_per_token_fwd"
+            case flopsPerTokenForwardBackward = "flops_per_token_fwd_bwd"
+            case forwardSeconds = "forward_s"
+            case backwardSeconds = "backward_s"
+            case optimizerSeconds = "optimizer_s"
+            case stepSeconds = "step_s"
+            case tokensPerSecond = "tokens_per_s"
+            case gflopsForward = "gflops_forward"
+            case gflopsBackward = "gflops_backward"
+            case gflopsStep = "gflops_step"
+            case finalLoss = "final_loss"
+            case buildSeconds = "build_s"
+            case peakRSSMegabytes = "peak_rss_mb"
+            case blasCore = "blas_core"
+        }
     }
 
     public struct OptionError: Error, CustomStringConvertible {
@@ -122,13 +141,13 @@ public enum TrainStepBenchmark {
         let tokens = Double(b * t)
         let (f, bw, o, s) = (median(forward), median(backward), median(update), median(whole))
         return Result(preset: options.preset, batch: b, seq: t, steps: options.steps, warmup: options.warmup,
-                      threads: options.threads, params: model.layout.count, matmul_params: matmulParameters(config),
-                      flops_per_token_fwd: flops.forward, flops_per_token_fwd_bwd: flops.total,
-                      forward_s: f, backward_s: bw, optimizer_s: o, step_s: s, tokens_per_s: tokens / s,
-                      gflops_forward: flops.forward * tokens / f / 1e9,
-                      gflops_backward: (flops.total - flops.forward) * tokens / bw / 1e9,
-                      gflops_step: flops.total * tokens / s / 1e9, final_loss: lastLoss, build_s: buildSeconds,
-                      peak_rss_mb: peakResidentMegabytes(), blas_core: BLAS.coreName)
+                      threads: options.threads, params: model.layout.count, matmulParams: matmulParameters(config),
+                      flopsPerTokenForward: flops.forward, flopsPerTokenForwardBackward: flops.total,
+                      forwardSeconds: f, backwardSeconds: bw, optimizerSeconds: o, stepSeconds: s,
+                      tokensPerSecond: tokens / s, gflopsForward: flops.forward * tokens / f / 1e9,
+                      gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
+                      gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
+                      peakRSSMegabytes: peakResidentMegabytes(), blasCore: BLAS.coreName)
     }
 
     static func median(_ values: [Double]) -> Double {
@@ -149,14 +168,14 @@ public enum TrainStepBenchmark {
         func ms(_ s: Double) -> String { String(format: "%10.1f ms", s * 1e3) }
         func rate(_ g: Double) -> String { String(format: "%8.1f GFLOP/s", g) }
         return [
-            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmul_params.formatted()) in matmuls incl. lm_head); fp32, dropout 0.1, \(r.threads) threads, OpenBLAS \(r.blas_core)",
+            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmulParams.formatted()) in matmuls incl. lm_head); fp32, dropout 0.1, \(r.threads) threads, OpenBLAS \(r.blasCore)",
             "batch \(r.batch) x seq \(r.seq) = \(r.batch * r.seq) tokens/step; medians over \(r.steps) steps after \(r.warmup) warmup",
-            "  forward+loss \(ms(r.forward_s))  \(rate(r.gflops_forward))",
-            "  backward     \(ms(r.backward_s))  \(rate(r.gflops_backward))   (incl. zeroing gradients)",
-            "  AdamW step   \(ms(r.optimizer_s))",
-            "  whole step   \(ms(r.step_s))  \(rate(r.gflops_step))  " + String(format: "%.1f tokens/s", r.tokens_per_s),
-            String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flops_per_token_fwd / 1e6, r.flops_per_token_fwd_bwd / 1e6),
-            String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.final_loss, r.peak_rss_mb, r.build_s),
+            "  forward+loss \(ms(r.forwardSeconds))  \(rate(r.gflopsForward))",
+            "  backward     \(ms(r.backwardSeconds))  \(rate(r.gflopsBackward))   (incl. zeroing gradients)",
+            "  AdamW step   \(ms(r.optimizerSeconds))",
+            "  whole step   \(ms(r.stepSeconds))  \(rate(r.gflopsStep))  " + String(format: "%.1f tokens/s", r.tokensPerSecond),
+            String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flopsPerTokenForward / 1e6, r.flopsPerTokenForwardBackward / 1e6),
+            String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.finalLoss, r.peakRSSMegabytes, r.buildSeconds),
         ]
     }
 }
