@@ -46,5 +46,6 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "ToolBench", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Training"]),
     ]
 )

@@ -14,4 +14,15 @@ public enum BLAS {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
     }
+
+    /// Runs `body` with BLAS limited to `count` threads, then restores the previous count. Kernels that
+    /// run their own parallel loop around many small sgemm calls use this with 1 so the two thread pools
+    /// do not nest.
+    public static func withThreadCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        let previous = threadCount
+        if previous == count { return try body() }
+        threadCount = count
+        defer { threadCount = previous }
+        return try body()
+    }
 }

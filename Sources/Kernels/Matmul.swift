@@ -24,3 +24,34 @@ public func matmul(
         b, Int32(ldb ?? (transposeB ? k : n)),
         beta, c, Int32(ldc ?? n))
 }
+
+/// `matmul` for products whose inner dimension k is a data-dependent count (tokens, targets, vocabulary
+/// chunk): k is cut into blocks of `reproducibleBlock` accumulated in order. OpenBLAS's threaded and
+/// single-threaded drivers split a long k differently for some sizes (e.g. k = 600), which changes the
+/// rounding with the thread count; blocks of this size are never split further, so results are the
+/// same bits on any number of BLAS threads.
+@inlinable
+public func matmulReproducible(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int,
+    transposeA: Bool = false, transposeB: Bool = false,
+    alpha: Float = 1, beta: Float = 0,
+    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
+) {
+    let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n)
+    if k == 0 {
+        matmul(a, b, into: c, m: m, n: n, k: 0, alpha: alpha, beta: beta, lda: lda, ldb: ldb, ldc: ldc)
+        return
+    }
+    for k0 in stride(from: 0, to: k, by: reproducibleBlock) {
+        let kb = min(reproducibleBlock, k - k0)
+        // Block k0 of op(A) is columns k0..< of A, or rows k0..< when A is stored transposed; same for B.
+        let aBlock = transposeA ? a + k0 * lda : a + k0
+        let bBlock = transposeB ? b + k0 : b + k0 * ldb
+        matmul(aBlock, bBlock, into: c, m: m, n: n, k: kb, transposeA: transposeA, transposeB: transposeB,
+               alpha: alpha, beta: k0 == 0 ? beta : 1, lda: lda, ldb: ldb, ldc: ldc)
+    }
+}
+
+/// The k block of `matmulReproducible` (OpenBLAS's sgemm k blocking is larger on every x86 and ARM target).
+public let reproducibleBlock = 256

@@ -38,3 +38,31 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+extension Parallel {
+    /// Calls `body(item, slot)` once for every item in `0..<count`, handing items out one at a time to at
+    /// most `slots` workers (and at most `threadCount`). `slot` (in `0..<slots`) names the worker, so each
+    /// can use its own scratch memory. Items must write disjoint outputs; which worker runs an item does
+    /// not change its result.
+    public static func forEachItem(_ count: Int, slots: Int, _ body: (_ item: Int, _ slot: Int) -> Void) {
+        let workers = min(slots, threadCount, count)
+        if workers <= 1 {
+            for item in 0..<count { body(item, 0) }
+            return
+        }
+        let next = WorkCounter()
+        forEach(workers) { range in
+            for slot in range {
+                while true {
+                    let item = next.value.add(1, ordering: .relaxed).oldValue
+                    if item >= count { break }
+                    body(item, slot)
+                }
+            }
+        }
+    }
+}
+
+private final class WorkCounter: Sendable {
+    let value = Atomic<Int>(0)
+}

@@ -99,10 +99,10 @@ public struct OPTConfig: Codable, Equatable, Sendable {
         if !enableBias { found.append("enable_bias false is not supported") }
         if !layerNormElementwiseAffine { found.append("layer_norm_elementwise_affine false is not supported") }
         if !tieWordEmbeddings { found.append("tie_word_embeddings false is not supported (OPT ties lm_head)") }
-        for (name, p) in [("dropout", dropout), ("attention_dropout", attentionDropout), ("layerdrop", layerdrop)]
-        where !(0..<1).contains(p) {
-            found.append("\(name) must be in [0, 1), found \(p)")
-        }
+        if !(0..<1).contains(dropout) { found.append("dropout must be in [0, 1), found \(dropout)") }
+        // Released OPT configs set both to 0; ToolTune's kernels implement neither.
+        if attentionDropout != 0 { found.append("attention_dropout \(attentionDropout) is not supported (0)") }
+        if layerdrop != 0 { found.append("layerdrop \(layerdrop) is not supported (0)") }
         for (name, id) in [("pad_token_id", padTokenId), ("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)]
         where !(0..<vocabSize).contains(id) {
             found.append("\(name) \(id) is outside the vocabulary of \(vocabSize)")

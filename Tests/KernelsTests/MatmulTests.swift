@@ -32,7 +32,7 @@ private func randomMatrix(_ count: Int, _ rng: inout SplitMix64) -> [Float] {
         for (m, n, k) in Self.shapes {
             let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng)
             var c = [Float](repeating: .nan, count: m * n)
-            matmul(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+            matmulReproducible(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
             let expected = naiveProduct(a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                                         lda: transposeA ? m : k, ldb: transposeB ? k : n)
             for i in 0..<(m * n) {
@@ -105,5 +105,29 @@ private func randomMatrix(_ count: Int, _ rng: inout SplitMix64) -> [Float] {
         defer { Parallel.threadCount = saved }
         Parallel.threadCount = 0
         #expect(Parallel.threadCount == 1)
+    }
+}
+
+@Suite(.serialized) struct ReproducibleMatmulTests {
+    /// k = 600 is a size OpenBLAS blocks differently on 1 and 2 threads; the blocked product must not.
+    @Test(arguments: [(false, false), (true, false), (false, true)])
+    func sameBitsOnAnyThreadCountAndRightValues(transposeA: Bool, transposeB: Bool) {
+        let (m, n, k) = (96, 40, 600)
+        var rng = SplitMix64(seed: 9)
+        let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng), c0 = randomMatrix(m * n, &rng)
+        let previous = BLAS.threadCount
+        defer { BLAS.threadCount = previous }
+        var results: [[Float]] = []
+        for threads in [1, 2] {
+            BLAS.threadCount = threads
+            var c = c0
+            matmulReproducible(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                               alpha: 0.5, beta: 1)
+            results.append(c)
+        }
+        #expect(results[0] == results[1])
+        let exact = naiveProduct(a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                 lda: transposeA ? m : k, ldb: transposeB ? k : n)
+        for i in 0..<(m * n) { #expect(abs(Double(results[0][i]) - (0.5 * exact[i] + Double(c0[i]))) <= 1e-3) }
     }
 }

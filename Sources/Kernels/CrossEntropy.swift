@@ -1,0 +1,92 @@
+import Foundation
+
+/// Cross-entropy of a tied output layer (logits = hidden · table^T, the lm_head sharing the token
+/// embedding), computed in vocabulary chunks so that the full [rows x vocab] logits never exist: forward
+/// keeps a running max and sum per row (an online log-sum-exp); backward recomputes each chunk.
+public enum CrossEntropy {
+    /// Logit values per chunk that `scratchCount` plans for (16 MiB).
+    public static let chunkBudget = 1 << 22
+
+    /// Scratch floats for `rows` rows: a chunk of about `chunkBudget` logits, at least 64 columns wide.
+    public static func scratchCount(rows: Int, vocab: Int) -> Int {
+        rows * min(vocab, max(64, chunkBudget / max(1, rows) / 16 * 16))
+    }
+
+    /// Columns per vocabulary chunk: as many as the scratch holds for `rows` rows (a multiple of 16).
+    static func chunkWidth(rows: Int, vocab: Int, scratch: Int) -> Int {
+        let width = min(vocab, scratch / max(1, rows) / 16 * 16)
+        precondition(width >= min(vocab, 16), "CrossEntropy: scratch of \(scratch) floats is too small for \(rows) rows")
+        return width
+    }
+
+    /// losses[n] = logSumExp[n] - logit[n, targets[n]], with logits[n, v] = hidden[n, :] · table[v, :].
+    /// Shapes: hidden [n, d], table [vocab, d], targets [n] (each in 0..<vocab), losses and logSumExp [n]
+    /// (logSumExp is kept for `backward`). The scratch sets the chunk width (`scratchCount` plans one).
+    public static func forward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                               losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
+                               rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>) {
+        guard n > 0 else { return }
+        let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
+        let scratch = scratch.baseAddress!
+        // logSumExp holds the running max until the end; losses holds the running sum of exponentials.
+        let runningMax = logSumExp, runningSum = losses
+        var targetLogits = [Float](repeating: 0, count: n)
+        for r in 0..<n { runningMax[r] = -.infinity; runningSum[r] = 0 }
+        targetLogits.withUnsafeMutableBufferPointer { picked in
+            let picked = picked.baseAddress!
+            forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
+                Parallel.forEach(n, minimumChunk: 8) { range in
+                    for r in range {
+                        let row = scratch + r * w
+                        let target = Int(targets[r])
+                        if target >= v0 && target < v0 + w { picked[r] = row[target - v0] }
+                        let top = max(runningMax[r], VectorMath.maximum(row, w))
+                        let rescaled = runningSum[r] == 0 ? 0 : runningSum[r] * VectorMath.exp(runningMax[r] - top)
+                        runningSum[r] = rescaled + VectorMath.expShiftedInPlace(row, w, shift: top)
+                        runningMax[r] = top
+                    }
+                }
+            }
+            for r in 0..<n {
+                logSumExp[r] = runningMax[r] + Foundation.log(runningSum[r])
+                losses[r] = logSumExp[r] - picked[r]
+            }
+        }
+    }
+
+    /// Gradients of `scale * Σ_n losses[n]`: with g[n, v] = scale * (softmax(logits)[n, v] - [v == target]),
+    /// dHidden[n, d] = g · table (overwritten) and dTable[vocab, d] += g^T · hidden. `logSumExp` is the
+    /// forward's. Shapes as in `forward`.
+    public static func backward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                logSumExp: UnsafePointer<Float>, scale: Float,
+                                dHidden: UnsafeMutablePointer<Float>, dTable: UnsafeMutablePointer<Float>,
+                                rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>) {
+        guard n > 0 else { return }
+        let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
+        let scratch = scratch.baseAddress!
+        forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
+            Parallel.forEach(n, minimumChunk: 8) { range in
+                for r in range {
+                    let row = scratch + r * w
+                    _ = VectorMath.expShiftedInPlace(row, w, shift: logSumExp[r])
+                    let target = Int(targets[r])
+                    if target >= v0 && target < v0 + w { row[target - v0] -= 1 }
+                    VectorMath.scale(row, w, by: scale)
+                }
+            }
+            matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
+            matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+        }
+    }
+
+    /// For each vocabulary chunk [v0, v0 + w): scratch[n, w] = the chunk's logits, then `body(v0, w)`.
+    private static func forEachChunk(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, rows n: Int, vocab: Int,
+                                     dim d: Int, width: Int, scratch: UnsafeMutablePointer<Float>,
+                                     _ body: (_ v0: Int, _ w: Int) -> Void) {
+        for v0 in stride(from: 0, to: vocab, by: width) {
+            let w = min(width, vocab - v0)
+            matmul(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
+            body(v0, w)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Kernels
+
+/// The activation memory of one (rows, length) shape, planned once and reused by every pass of that shape.
+///
+/// Kept from forward for backward, per layer: the layer input (`stream`), q|k|v, the attention output,
+/// one log-sum-exp per (row, head, query) instead of the attention probabilities, the residual sums that
+/// feed LayerNorms, relu(fc1), and the LayerNorm statistics. LayerNorm outputs, dropout masks and attention
+/// scores are recomputed in backward. Everything else is scratch shared by all layers.
+final class Workspace {
+    let rows: Int, length: Int, tokens: Int
+    let hidden: Int, ffn: Int, embed: Int, layers: Int, heads: Int
+
+    /// Layer l's input is stream l; stream `layers` is the decoder output (before the final LayerNorm).
+    let streams: FloatBuffer
+    let qkv: FloatBuffer
+    let attention: FloatBuffer
+    let logSumExp: FloatBuffer
+    /// Layer input + attention branch: the input of self_attn_layer_norm (post-LN) or final_layer_norm (pre-LN).
+    let residual1: FloatBuffer
+    /// Post-LN only: normalized residual1 + MLP branch, the input of the layer's final_layer_norm.
+    let residual2: FloatBuffer?
+    let fcHidden: FloatBuffer
+    /// Per layer: mean and rstd of the attention LayerNorm, then of the MLP LayerNorm, [tokens] each.
+    let normStatistics: FloatBuffer
+    /// Token embeddings before project_in (models with projections).
+    let tokenEmbeddings: FloatBuffer?
+
+    // Scratch.
+    let normOutput: FloatBuffer
+    let branch: FloatBuffer
+    let dStream: FloatBuffer
+    let dResidual: FloatBuffer
+    /// dLayerNorm-input and d(attention output): never needed at the same time.
+    let dNorm: FloatBuffer
+    let dBranch: FloatBuffer
+    let dQKV: FloatBuffer
+    let dHidden: FloatBuffer
+    let dTokenEmbeddings: FloatBuffer?
+
+    // The head, at up to `tokens` selected rows (the targets).
+    let headInput: FloatBuffer
+    let headNormStatistics: FloatBuffer
+    let headNormOutput: FloatBuffer
+    let headOutput: FloatBuffer
+    let losses: FloatBuffer
+    let lossLogSumExp: FloatBuffer
+    let dHeadOutput: FloatBuffer
+    let dHeadNorm: FloatBuffer
+    let dHeadInput: FloatBuffer
+    let crossEntropyScratch: FloatBuffer
+    let attentionScratch: Attention.Scratch
+
+    init(config: OPTConfig, rows: Int, length: Int) {
+        self.rows = rows
+        self.length = length
+        let n = rows * length
+        tokens = n
+        hidden = config.hiddenSize
+        ffn = config.ffnDim
+        embed = config.wordEmbedProjDim
+        layers = config.numHiddenLayers
+        heads = config.numAttentionHeads
+        let h = hidden, l = layers
+        streams = FloatBuffer(count: (l + 1) * n * h)
+        qkv = FloatBuffer(count: l * n * 3 * h)
+        attention = FloatBuffer(count: l * n * h)
+        logSumExp = FloatBuffer(count: l * rows * heads * length)
+        residual1 = FloatBuffer(count: l * n * h)
+        residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: l * n * h)
+        fcHidden = FloatBuffer(count: l * n * ffn)
+        normStatistics = FloatBuffer(count: l * 4 * n)
+        tokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * embed) : nil
+        normOutput = FloatBuffer(count: n * h)
+        branch = FloatBuffer(count: n * h)
+        dStream = FloatBuffer(count: n * h)
+        dResidual = FloatBuffer(count: config.doLayerNormBefore ? 0 : n * h)
+        dNorm = FloatBuffer(count: n * h)
+        dBranch = FloatBuffer(count: n * h)
+        dQKV = FloatBuffer(count: n * 3 * h)
+        dHidden = FloatBuffer(count: n * ffn)
+        dTokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * embed) : nil
+        headInput = FloatBuffer(count: n * h)
+        headNormStatistics = FloatBuffer(count: 2 * n)
+        headNormOutput = FloatBuffer(count: config.hasFinalLayerNorm ? n * h : 0)
+        headOutput = FloatBuffer(count: config.hasProjections ? n * embed : 0)
+        losses = FloatBuffer(count: n)
+        lossLogSumExp = FloatBuffer(count: n)
+        dHeadOutput = FloatBuffer(count: n * embed)
+        dHeadNorm = FloatBuffer(count: n * h)
+        dHeadInput = FloatBuffer(count: n * h)
+        crossEntropyScratch = FloatBuffer(count: CrossEntropy.scratchCount(rows: n, vocab: config.vocabSize))
+        attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
+    }
+
+    func stream(_ l: Int) -> UnsafeMutablePointer<Float> { streams.pointer + l * tokens * hidden }
+    func qkv(_ l: Int) -> UnsafeMutablePointer<Float> { qkv.pointer + l * tokens * 3 * hidden }
+    func attention(_ l: Int) -> UnsafeMutablePointer<Float> { attention.pointer + l * tokens * hidden }
+    func logSumExp(_ l: Int) -> UnsafeMutablePointer<Float> { logSumExp.pointer + l * rows * heads * length }
+    func residual1(_ l: Int) -> UnsafeMutablePointer<Float> { residual1.pointer + l * tokens * hidden }
+    func residual2(_ l: Int) -> UnsafeMutablePointer<Float> { residual2!.pointer + l * tokens * hidden }
+    func fcHidden(_ l: Int) -> UnsafeMutablePointer<Float> { fcHidden.pointer + l * tokens * ffn }
+    /// which: 0 attention-LN mean, 1 its rstd, 2 MLP-LN mean, 3 its rstd.
+    func normStatistics(_ l: Int, _ which: Int) -> UnsafeMutablePointer<Float> {
+        normStatistics.pointer + (l * 4 + which) * tokens
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import OPT
+import Storage
+
+/// OPT weights in HDF5, as DESIGN.md's checkpoint format stores them: the root attribute `model_config`
+/// (Hugging Face config.json keys, as JSON) and one float32 dataset per Hugging Face tensor under
+/// `/model`, in Hugging Face shapes (so `h5py.File(f)["model"][name]` equals the transformers tensor).
+/// `lm_head.weight` is not stored: it is `embed_tokens`.
+public enum ModelCheckpoint {
+    public static let group = "model"
+    public static let configAttribute = "model_config"
+
+    /// The tensors a model of `layout` stores.
+    public static func tensors(_ layout: ParameterLayout) -> [TensorDescriptor] {
+        layout.entries.map { TensorDescriptor(name: $0.name, shape: $0.shape) }
+    }
+
+    /// Writes `model_config` and `/model` into `file` (a checkpoint writer adds its own groups and attributes).
+    public static func write(_ model: OPTModel, to file: HDF5File) throws {
+        let root = try file.root
+        try root.setJSONAttribute(configAttribute, model.config)
+        let group = try root.createGroup(self.group)
+        try group.writeTensors(tensors(model.layout), deflate: nil) { tensor in
+            UnsafeBufferPointer(model.parameter(tensor.name)!)
+        }
+    }
+
+    /// Writes a file holding only the model, atomically (readers never see a partial file).
+    public static func save(_ model: OPTModel, to path: String) throws {
+        try AtomicFile.write(to: path) { temporary in
+            let file = try HDF5File(temporary, mode: .createExclusive)
+            try write(model, to: file)
+            try file.close()
+        }
+    }
+
+    /// The model configuration stored in `file`, checked for what ToolTune supports.
+    public static func config(of file: HDF5File) throws -> OPTConfig {
+        let config = try file.root.jsonAttribute(configAttribute, as: OPTConfig.self)
+        let problems = config.problems
+        guard problems.isEmpty else {
+            throw ModelCheckpointError(file: file.path,
+                                       message: "attribute '\(configAttribute)': " + problems.joined(separator: "; "))
+        }
+        return config
+    }
+
+    /// Reads `/model` into `model`, whose configuration must match the file's tensors exactly.
+    public static func read(into model: OPTModel, from file: HDF5File) throws {
+        let group = try file.root.group(self.group)
+        try group.readTensors(tensors(model.layout)) { tensor in model.parameter(tensor.name)! }
+    }
+
+    /// The model stored in the file at `path`.
+    public static func load(_ path: String) throws -> OPTModel {
+        let file = try HDF5File(path, mode: .readOnly)
+        let model = try OPTModel(config: config(of: file))
+        try read(into: model, from: file)
+        return model
+    }
+}
+
+/// A model file whose configuration ToolTune cannot use, naming the file.
+public struct ModelCheckpointError: Error, CustomStringConvertible {
+    public let file: String
+    public let message: String
+    public var description: String { "\(file): \(message)" }
+}

@@ -1,0 +1,98 @@
+import Kernels
+import Testing
+
+/// The tiled attention kernel against a direct double-precision evaluation of its definition, on shapes
+/// the model fixtures do not reach: several query tiles, packed segments, padding inside a segment,
+/// left padding (queries that see no key) and a padding-only segment.
+@Suite struct AttentionTests {
+    struct Case {
+        let rows: Int, length: Int, heads: Int, headDim: Int
+        let segments: [Int32], valid: [Bool]
+    }
+
+    static func makeCase() -> Case {
+        let length = 200
+        var segments: [Int32] = [], valid: [Bool] = []
+        // Row 0: left padding, then one segment with two pad holes, spanning two tiles.
+        for t in 0..<length {
+            segments.append(0)
+            valid.append(t >= 7 && t != 150 && t != 151)
+        }
+        // Row 1: segments of 30, 140 and 20 tokens, then 10 tokens of padding-only segment.
+        for t in 0..<length {
+            segments.append(t < 30 ? 1 : t < 170 ? 2 : t < 190 ? 3 : 4)
+            valid.append(t < 190)
+        }
+        return Case(rows: 2, length: length, heads: 3, headDim: 8, segments: segments, valid: valid)
+    }
+
+    /// Keys query t of row b may see, by the documented rule.
+    static func visibleKeys(_ c: Case, b: Int, t: Int) -> [Int] {
+        var start = t
+        while start > 0 && c.segments[b * c.length + start - 1] == c.segments[b * c.length + t] { start -= 1 }
+        return (start...t).filter { c.valid[b * c.length + $0] }
+    }
+
+    @Test func matchesTheDefinitionForwardAndBackward() {
+        let c = Self.makeCase()
+        let channels = c.heads * c.headDim, n = c.rows * c.length
+        var rng = SplitMix64(seed: 17)
+        let qkv = (0..<(n * 3 * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        let dOut = (0..<(n * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        var out = [Float](repeating: .nan, count: n * channels)
+        var lse = [Float](repeating: 0, count: c.rows * c.heads * c.length)
+        var dqkv = [Float](repeating: .nan, count: n * 3 * channels)
+        let mask = AttentionMask(rows: c.rows, length: c.length, segments: c.segments, valid: c.valid)
+        let shape = Attention.Shape(heads: c.heads, headDim: c.headDim)
+        let scratch = Attention.Scratch(length: c.length, workers: 2)
+        Attention.forward(qkv: qkv, output: &out, logSumExp: &lse, mask: mask, shape: shape, scratch: scratch)
+        Attention.backward(qkv: qkv, output: out, dOutput: dOut, logSumExp: lse, dQKV: &dqkv, mask: mask, shape: shape,
+                           scratch: scratch)
+
+        var expectedOut = [Double](repeating: 0, count: n * channels)
+        var expectedD = [Double](repeating: 0, count: n * 3 * channels)
+        let ld = 3 * channels
+        func q(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + h * c.headDim + d]) }
+        func k(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + channels + h * c.headDim + d]) }
+        func v(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + 2 * channels + h * c.headDim + d]) }
+        for b in 0..<c.rows {
+            for h in 0..<c.heads {
+                for t in 0..<c.length {
+                    let i = b * c.length + t
+                    let visible = Self.visibleKeys(c, b: b, t: t)
+                    // No visible key: uniform over every key of the row, as transformers' float-min mask.
+                    let keys = visible.isEmpty ? Array(0..<c.length) : visible
+                    let scores = keys.map { j in (0..<c.headDim).reduce(0.0) { $0 + q(i, h, $1) * k(b * c.length + j, h, $1) } }
+                    let top = scores.max()!
+                    let weights = visible.isEmpty ? [Double](repeating: 1, count: keys.count) : scores.map { Foundation.exp($0 - top) }
+                    let total = weights.reduce(0, +)
+                    let p = weights.map { $0 / total }
+                    var o = [Double](repeating: 0, count: c.headDim)
+                    for (jj, j) in keys.enumerated() {
+                        for d in 0..<c.headDim { o[d] += p[jj] * v(b * c.length + j, h, d) }
+                    }
+                    for d in 0..<c.headDim { expectedOut[i * channels + h * c.headDim + d] = o[d] }
+                    // Backward of softmax(q k^T) v at these probabilities.
+                    let g = (0..<c.headDim).map { Double(dOut[i * channels + h * c.headDim + $0]) }
+                    let dP = keys.map { j in (0..<c.headDim).reduce(0.0) { $0 + g[$1] * v(b * c.length + j, h, $1) } }
+                    let dot = zip(p, dP).reduce(0.0) { $0 + $1.0 * $1.1 }
+                    for (jj, j) in keys.enumerated() {
+                        let key = b * c.length + j
+                        let dS = p[jj] * (dP[jj] - dot)
+                        for d in 0..<c.headDim {
+                            expectedD[i * ld + h * c.headDim + d] += dS * k(key, h, d)
+                            expectedD[key * ld + channels + h * c.headDim + d] += dS * q(i, h, d)
+                            expectedD[key * ld + 2 * channels + h * c.headDim + d] += p[jj] * g[d]
+                        }
+                    }
+                }
+            }
+        }
+        let outError = zip(out, expectedOut).map { abs(Double($0) - $1) }.max()!
+        let dError = zip(dqkv, expectedD).map { abs(Double($0) - $1) }.max()!
+        #expect(outError <= 1e-5, "output max |diff| \(outError)")
+        #expect(dError <= 1e-4, "dqkv max |diff| \(dError)")
+    }
+}
+
+import Foundation

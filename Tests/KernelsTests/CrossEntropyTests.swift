@@ -1,0 +1,44 @@
+import Foundation
+import Kernels
+import Testing
+
+/// The chunked tied-head cross-entropy against a direct double-precision evaluation, with the scratch
+/// small enough to force many vocabulary chunks (and a ragged last chunk).
+@Suite struct CrossEntropyTests {
+    @Test(arguments: [16 * 7, 1 << 20])
+    func matchesDirectEvaluation(scratchPerRow: Int) {
+        let rows = 9, vocab = 1000, dim = 24
+        var rng = SplitMix64(seed: 5)
+        let hidden = (0..<(rows * dim)).map { _ in Float(rng.nextUniform() * 4 - 2) }
+        let table = (0..<(vocab * dim)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        let targets = (0..<rows).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        var scratch = [Float](repeating: 0, count: rows * min(scratchPerRow, vocab))
+        var losses = [Float](repeating: 0, count: rows), lse = [Float](repeating: 0, count: rows)
+        var dHidden = [Float](repeating: .nan, count: rows * dim), dTable = [Float](repeating: 1, count: vocab * dim)
+        let scale: Float = 0.25
+        scratch.withUnsafeMutableBufferPointer { s in
+            CrossEntropy.forward(hidden: hidden, table: table, targets: targets, losses: &losses, logSumExp: &lse,
+                                 rows: rows, vocab: vocab, dim: dim, scratch: s)
+            CrossEntropy.backward(hidden: hidden, table: table, targets: targets, logSumExp: lse, scale: scale,
+                                  dHidden: &dHidden, dTable: &dTable, rows: rows, vocab: vocab, dim: dim, scratch: s)
+        }
+        var expectedDHidden = [Double](repeating: 0, count: rows * dim)
+        var expectedDTable = [Double](repeating: 1, count: vocab * dim)  // backward adds to what is there
+        for r in 0..<rows {
+            let logits = (0..<vocab).map { v in (0..<dim).reduce(0.0) { $0 + Double(hidden[r * dim + $1]) * Double(table[v * dim + $1]) } }
+            let top = logits.max()!
+            let logSumExp = top + Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp($1 - top) })
+            let loss = logSumExp - logits[Int(targets[r])]
+            #expect(abs(Double(losses[r]) - loss) <= 1e-5 * max(1, loss), "row \(r): \(losses[r]) vs \(loss)")
+            for v in 0..<vocab {
+                let g = Double(scale) * (Foundation.exp(logits[v] - logSumExp) - (v == Int(targets[r]) ? 1 : 0))
+                for d in 0..<dim {
+                    expectedDHidden[r * dim + d] += g * Double(table[v * dim + d])
+                    expectedDTable[v * dim + d] += g * Double(hidden[r * dim + d])
+                }
+            }
+        }
+        #expect(zip(dHidden, expectedDHidden).map { abs(Double($0) - $1) }.max()! <= 1e-5)
+        #expect(zip(dTable, expectedDTable).map { abs(Double($0) - $1) }.max()! <= 1e-5)
+    }
+}

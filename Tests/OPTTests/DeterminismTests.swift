@@ -1,0 +1,62 @@
+import Kernels
+import OPT
+import Testing
+
+/// Same inputs, same bits: run after run, and on any number of threads.
+@Suite(.serialized) struct DeterminismTests {
+    struct Outcome: Equatable {
+        let losses: [Float]
+        let gradients: [Float]
+    }
+
+    static func run(_ model: OPTModel, _ batch: MicroBatch, threads: Int) throws -> Outcome {
+        let (oldParallel, oldBLAS) = (Parallel.threadCount, BLAS.threadCount)
+        Parallel.threadCount = threads
+        BLAS.threadCount = threads
+        defer {
+            Parallel.threadCount = oldParallel
+            BLAS.threadCount = oldBLAS
+        }
+        model.zeroGradients()
+        let result = try model.forward(batch, dropout: Dropout(probability: 0.1, seed: 5, step: 2))
+        model.backward(scale: 1 / Float(result.targetCount))
+        return Outcome(losses: result.targetLosses, gradients: model.gradients.array)
+    }
+
+    @Test(arguments: [TestModels.smallPreLN, TestModels.smallPostLN])
+    func bitIdenticalAcrossRunsAndThreadCounts(config: OPTConfig) throws {
+        let model = try OPTModel(config: config, seed: 8)
+        var rng = SplitMix64(seed: 21)
+        let length = 170  // 2 rows: 340 tokens (more than OpenBLAS's k block) in 2 attention tiles
+        let tokens = (0..<(2 * length)).map { _ in Int32(rng.next() % 211) }
+        // Row 0: two packed examples; row 1: left padding then one example.
+        let segments = (0..<(2 * length)).map { Int32($0 < 100 ? 0 : $0 < length ? 1 : 2) }
+        let mask = (0..<(2 * length)).map { $0 < length || $0 >= length + 20 }
+        let positions = (0..<(2 * length)).map { i -> Int32 in
+            i < 100 ? Int32(i) : i < length ? Int32(i - 100) : i < length + 20 ? -1 : Int32(i - length - 20)
+        }
+        let targets = (0..<(2 * length)).map { i -> Int32 in mask[i] && i % 3 != 0 ? tokens[(i + 1) % (2 * length)] : -1 }
+        let batch = try MicroBatch(rows: 2, length: length, tokens: tokens, positions: positions, segments: segments,
+                                   attentionMask: mask, targets: targets, sequenceIDs: [3, 4])
+        let first = try Self.run(model, batch, threads: 2)
+        #expect(try Self.run(model, batch, threads: 2) == first)
+        #expect(try Self.run(model, batch, threads: 1) == first)
+        #expect(first.gradients.contains { $0 != 0 })
+    }
+
+    @Test func randomInitIsReproducibleAndHuggingFaceShaped() throws {
+        let config = TestModels.smallPostLN
+        let a = try OPTModel(config: config, seed: 42), b = try OPTModel(config: config, seed: 42)
+        #expect(a.parameters.array == b.parameters.array)
+        #expect(try OPTModel(config: config, seed: 43).parameters.array != a.parameters.array)
+        let embed = a.parameter("model.decoder.embed_tokens.weight")!
+        let e = config.wordEmbedProjDim
+        #expect(embed[(config.padTokenId * e)..<((config.padTokenId + 1) * e)].allSatisfy { $0 == 0 })
+        #expect(a.parameter("model.decoder.layers.1.fc1.bias")!.allSatisfy { $0 == 0 })
+        #expect(a.parameter("model.decoder.layers.0.final_layer_norm.weight")!.allSatisfy { $0 == 1 })
+        let weights = Array(a.parameter("model.decoder.layers.0.fc1.weight")!)
+        let mean = weights.reduce(0.0) { $0 + Double($1) } / Double(weights.count)
+        let std = (weights.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(weights.count)).squareRoot()
+        #expect(abs(mean) < 0.01 && abs(std - config.initStd) < 0.01 * config.initStd * 10)
+    }
+}
