@@ -134,19 +134,59 @@ public enum Attention {
             }
             let k0 = run.firstValid
             for r0 in stride(from: run.firstValid, to: run.end, by: tileSize) {
-                let r1 = min(r0 + tileSize, run.end), m = r1 - r0, nk = r1 - k0
-                matmul(q + r0 * ld, k + k0 * ld, into: scores, m: m, n: nk, k: hd, transposeB: true,
-                       lda: ld, ldb: ld, ldc: nk)
-                for ii in 0..<m {
-                    let i = r0 + ii, row = scores + ii * nk, visible = i - k0 + 1
-                    if run.hasGaps { maskPadding(row, keys: k0..<(i + 1), valid: mask.valid, rowBase: base) }
-                    let top = VectorMath.maximum(row, visible)
-                    let total = VectorMath.expShiftedInPlace(row, visible, shift: top)
-                    VectorMath.scale(row, visible, by: 1 / total)
-                    (row + visible).update(repeating: 0, count: nk - visible)
-                    lse[i] = top + Foundation.log(total)
+                let r1 = min(r0 + tileSize, run.end)
+                let padding: ((Int, UnsafeMutablePointer<Float>) -> Void)? = run.hasGaps ? { ii, row in
+                    maskPadding(row, keys: k0..<(r0 + ii + 1), valid: mask.valid, rowBase: base)
+                } : nil
+                causalTile(q: q + r0 * ld, ldq: ld, k: k + k0 * ld, v: v + k0 * ld, ldkv: ld, queries: r1 - r0,
+                           keys: r1 - k0, firstVisible: r0 - k0 + 1, headDim: hd, output: out + r0 * C, ldo: C,
+                           scores: scores, logSumExp: lse + r0, maskRow: padding)
+            }
+        }
+    }
+
+    /// One tile of causal softmax attention for one head: `queries` queries against `keys` keys, query ii
+    /// seeing keys 0 ..< firstVisible + ii. q [queries, ldq], k and v [keys, ldkv], output [queries, ldo],
+    /// scores [queries, keys] scratch; logSumExp [queries] is written when given. `maskRow(ii, row)` may set
+    /// the scores of hidden keys to -infinity before the softmax.
+    private static func causalTile(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                   ldkv: Int, queries m: Int, keys nk: Int, firstVisible: Int, headDim hd: Int,
+                                   output: UnsafeMutablePointer<Float>, ldo: Int, scores: UnsafeMutablePointer<Float>,
+                                   logSumExp: UnsafeMutablePointer<Float>?,
+                                   maskRow: ((Int, UnsafeMutablePointer<Float>) -> Void)?) {
+        matmul(q, k, into: scores, m: m, n: nk, k: hd, transposeB: true, lda: ldq, ldb: ldkv, ldc: nk)
+        for ii in 0..<m {
+            let row = scores + ii * nk, visible = firstVisible + ii
+            maskRow?(ii, row)
+            let top = VectorMath.maximum(row, visible)
+            let total = VectorMath.expShiftedInPlace(row, visible, shift: top)
+            VectorMath.scale(row, visible, by: 1 / total)
+            (row + visible).update(repeating: 0, count: nk - visible)
+            logSumExp?[ii] = top + Foundation.log(total)
+        }
+        matmul(scores, v, into: output, m: m, n: hd, k: nk, lda: nk, ldb: ldkv, ldc: ldo)
+    }
+
+    /// Causal attention while decoding with a key/value cache (inference only: nothing is kept for a
+    /// backward). `count` new queries sit at positions start ..< start + count of one sequence; query i
+    /// attends to the cached keys and values 0 ... start + i, which include its own.
+    /// Shapes: queries [count, queryStride] (already scaled; head h in columns h*headDim ..< (h+1)*headDim),
+    /// keys and values [start + count, cacheStride] in the same column layout, output [count, heads*headDim].
+    /// `scratch.length` must be at least start + count.
+    public static func forwardCached(queries: UnsafePointer<Float>, queryStride: Int, keys: UnsafePointer<Float>,
+                                     values: UnsafePointer<Float>, cacheStride: Int, start: Int, count: Int,
+                                     output: UnsafeMutablePointer<Float>, shape: Shape, scratch: Scratch) {
+        precondition(scratch.length >= start + count, "Attention scratch planned for \(scratch.length) keys, not \(start + count)")
+        let hd = shape.headDim, C = shape.channels
+        BLAS.withThreadCount(1) {
+            Parallel.forEachItem(shape.heads, slots: scratch.workers) { h, slot in
+                for r0 in stride(from: 0, to: count, by: tileSize) {
+                    let r1 = min(r0 + tileSize, count)
+                    causalTile(q: queries + r0 * queryStride + h * hd, ldq: queryStride, k: keys + h * hd,
+                               v: values + h * hd, ldkv: cacheStride, queries: r1 - r0, keys: start + r1,
+                               firstVisible: start + r0 + 1, headDim: hd, output: output + r0 * C + h * hd, ldo: C,
+                               scores: scratch.scores(slot), logSumExp: nil, maskRow: nil)
                 }
-                matmul(scores, v + k0 * ld, into: out + r0 * C, m: m, n: hd, k: nk, lda: nk, ldb: ld, ldc: C)
             }
         }
     }

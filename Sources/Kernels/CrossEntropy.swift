@@ -22,9 +22,12 @@ public enum CrossEntropy {
     /// losses[n] = logSumExp[n] - logit[n, targets[n]], with logits[n, v] = hidden[n, :] · table[v, :].
     /// Shapes: hidden [n, d], table [vocab, d], targets [n] (each in 0..<vocab), losses and logSumExp [n]
     /// (logSumExp is kept for `backward`). The scratch sets the chunk width (`scratchCount` plans one).
+    /// `predictions` [n], when given, gets each row's argmax over the vocabulary (the first of equal
+    /// maxima, as torch.argmax), for token accuracy.
     public static func forward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
-                               rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>) {
+                               rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
+                               predictions: UnsafeMutablePointer<Int32>? = nil) {
         guard n > 0 else { return }
         let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
@@ -40,7 +43,11 @@ public enum CrossEntropy {
                         let row = scratch + r * w
                         let target = Int(targets[r])
                         if target >= v0 && target < v0 + w { picked[r] = row[target - v0] }
-                        let top = max(runningMax[r], VectorMath.maximum(row, w))
+                        let chunkMax = VectorMath.maximum(row, w)
+                        if let predictions, chunkMax > runningMax[r] {
+                            predictions[r] = Int32(v0 + (0..<w).first { row[$0] == chunkMax }!)
+                        }
+                        let top = max(runningMax[r], chunkMax)
                         let rescaled = runningSum[r] == 0 ? 0 : runningSum[r] * VectorMath.exp(runningMax[r] - top)
                         runningSum[r] = rescaled + VectorMath.expShiftedInPlace(row, w, shift: top)
                         runningMax[r] = top

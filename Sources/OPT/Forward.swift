@@ -7,6 +7,8 @@ public struct ForwardResult: Sendable, Equatable {
     public var targetCount: Int
     /// Each target's cross-entropy, in row-major position order.
     public var targetLosses: [Float]
+    /// The most likely token at each target position (argmax of the logits), when asked for; else empty.
+    public var targetPredictions: [Int32] = []
 }
 
 /// The state backward needs from the forward before it.
@@ -29,8 +31,9 @@ enum DropoutSite {
 
 extension OPTModel {
     /// Runs the model on `batch` and returns the summed cross-entropy at its targets, keeping what
-    /// `backward` needs. `dropout` (nil: none, as in eval mode) gives the masks of this training step.
-    public func forward(_ batch: MicroBatch, dropout: Dropout? = nil) throws -> ForwardResult {
+    /// `backward` needs. `dropout` (nil: none, as in eval mode) gives the masks of this training step;
+    /// `predictions` also returns the argmax token at every target (token accuracy).
+    public func forward(_ batch: MicroBatch, dropout: Dropout? = nil, predictions: Bool = false) throws -> ForwardResult {
         try batch.validate(for: config)
         let w = prepare(batch)
         var targetRows: [Int] = [], targets: [Int32] = []
@@ -44,14 +47,18 @@ extension OPTModel {
         runDecoder(w, pass!)
         let z = runHead(w, rows: targetRows)
         let n = targetRows.count
+        var predicted = [Int32](repeating: 0, count: predictions ? n : 0)
         targets.withUnsafeBufferPointer { t in
-            CrossEntropy.forward(hidden: z, table: parameters.pointer + layout.embedTokens, targets: t.baseAddress!,
-                                 losses: w.losses.pointer, logSumExp: w.lossLogSumExp.pointer, rows: n,
-                                 vocab: config.vocabSize, dim: config.wordEmbedProjDim,
-                                 scratch: w.crossEntropyScratch.buffer)
+            predicted.withUnsafeMutableBufferPointer { out in
+                CrossEntropy.forward(hidden: z, table: parameters.pointer + layout.embedTokens, targets: t.baseAddress!,
+                                     losses: w.losses.pointer, logSumExp: w.lossLogSumExp.pointer, rows: n,
+                                     vocab: config.vocabSize, dim: config.wordEmbedProjDim,
+                                     scratch: w.crossEntropyScratch.buffer, predictions: predictions ? out.baseAddress : nil)
+            }
         }
         let losses = Array(UnsafeBufferPointer(start: w.losses.pointer, count: n))
-        return ForwardResult(lossSum: losses.reduce(0.0) { $0 + Double($1) }, targetCount: n, targetLosses: losses)
+        return ForwardResult(lossSum: losses.reduce(0.0) { $0 + Double($1) }, targetCount: n, targetLosses: losses,
+                             targetPredictions: predicted)
     }
 
     /// The logits at every position, [rows * length, vocab] row-major (eval mode: no dropout). For
@@ -84,25 +91,30 @@ extension OPTModel {
 
     /// Embeddings and every decoder layer: fills the streams and everything backward keeps.
     func runDecoder(_ w: Workspace, _ pass: Pass) {
-        let batch = pass.batch
-        let p = parameters.pointer, n = w.tokens, h = w.hidden, e = w.embed
-        let x0 = w.stream(0)
-        batch.tokens.withUnsafeBufferPointer { ids in
-            if let projectIn = layout.projectIn, let embedded = w.tokenEmbeddings {
-                Embedding.forward(table: p + layout.embedTokens, ids: ids.baseAddress!, into: embedded.pointer,
-                                  rows: n, dim: e, accumulate: false)
-                Linear.forward(embedded.pointer, weight: p + projectIn, bias: nil, into: x0, rows: n,
-                               inFeatures: e, outFeatures: h)
+        embed(pass.batch.tokens, positions: pass.batch.positions, into: w.stream(0), tokenEmbeddings: w.tokenEmbeddings?.pointer)
+        for l in 0..<config.numHiddenLayers { layerForward(l, w, pass) }
+    }
+
+    /// x0[n, hidden] = the token embeddings (through project_in when the model has it, with
+    /// `tokenEmbeddings` [n, word_embed_proj_dim] as its input) + the position embeddings (`positions` are
+    /// Hugging Face's, before the table offset). The caller has checked every id and position.
+    func embed(_ tokens: [Int32], positions: [Int32], into x0: UnsafeMutablePointer<Float>,
+               tokenEmbeddings: UnsafeMutablePointer<Float>?) {
+        let p = parameters.pointer, n = tokens.count, h = config.hiddenSize, e = config.wordEmbedProjDim
+        tokens.withUnsafeBufferPointer { ids in
+            if let projectIn = layout.projectIn, let embedded = tokenEmbeddings {
+                Embedding.forward(table: p + layout.embedTokens, ids: ids.baseAddress!, into: embedded, rows: n, dim: e,
+                                  accumulate: false)
+                Linear.forward(embedded, weight: p + projectIn, bias: nil, into: x0, rows: n, inFeatures: e, outFeatures: h)
             } else {
                 Embedding.forward(table: p + layout.embedTokens, ids: ids.baseAddress!, into: x0, rows: n, dim: h,
                                   accumulate: false)
             }
         }
-        batch.positions.withUnsafeBufferPointer { positions in
+        positions.withUnsafeBufferPointer { positions in
             Embedding.forward(table: p + layout.embedPositions, ids: positions.baseAddress!,
                               offset: OPTConfig.positionOffset, into: x0, rows: n, dim: h, accumulate: true)
         }
-        for l in 0..<config.numHiddenLayers { layerForward(l, w, pass) }
     }
 
     /// `out = residual + dropout(x)` at `site`, or a plain sum without dropout.
@@ -117,48 +129,62 @@ extension OPTModel {
     }
 
     private func layerForward(_ l: Int, _ w: Workspace, _ pass: Pass) {
-        let L = layout.layers[l], p = parameters.pointer
-        let n = w.tokens, h = w.hidden, f = w.ffn
-        let x = w.stream(l), out = w.stream(l + 1)
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
+        layerForward(l, w.layerBuffers(l), attend: { qkv, output in
+            Attention.forward(qkv: qkv, output: output, logSumExp: w.logSumExp(l), mask: pass.mask, shape: shape,
+                              scratch: w.attentionScratch)
+        }, addResidual: { x, residual, out, site in
+            residualAdd(x, residual: residual, into: out, w, pass, site: site)
+        })
+    }
+
+    /// Decoder layer `l` over `b.rows` tokens: `b.output` from `b.input`. `attend(qkv, output)` turns the
+    /// scaled q|k|v [rows, 3 * hidden] into the attention output [rows, hidden]; `addResidual(x, residual,
+    /// out, site)` writes out = residual + (dropout of) x at a dropout site. Training and cached decoding
+    /// differ only in those two and in where the buffers are.
+    func layerForward(_ l: Int, _ b: LayerBuffers,
+                      attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
+                      addResidual: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let L = layout.layers[l], p = parameters.pointer
+        let n = b.rows, h = config.hiddenSize, f = config.ffnDim
+        let x = b.input, out = b.output
         let preLN = config.doLayerNormBefore
         // Attention block.
         let attentionInput: UnsafeMutablePointer<Float>
         if preLN {
-            LayerNorm.forward(x, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias, into: w.normOutput.pointer,
-                              mean: w.normStatistics(l, 0), rstd: w.normStatistics(l, 1), rows: n, dim: h)
-            attentionInput = w.normOutput.pointer
+            LayerNorm.forward(x, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias, into: b.normOutput,
+                              mean: b.normStatistics(0), rstd: b.normStatistics(1), rows: n, dim: h)
+            attentionInput = b.normOutput
         } else {
             attentionInput = x
         }
-        Linear.forward(attentionInput, weight: p + L.qkvWeight, bias: p + L.qkvBias, into: w.qkv(l), rows: n,
+        Linear.forward(attentionInput, weight: p + L.qkvWeight, bias: p + L.qkvBias, into: b.qkv, rows: n,
                        inFeatures: h, outFeatures: 3 * h)
-        scaleQueries(w.qkv(l), rows: n, hidden: h)
-        Attention.forward(qkv: w.qkv(l), output: w.attention(l), logSumExp: w.logSumExp(l), mask: pass.mask,
-                          shape: shape, scratch: w.attentionScratch)
-        Linear.forward(w.attention(l), weight: p + L.outWeight, bias: p + L.outBias, into: w.branch.pointer, rows: n,
+        scaleQueries(b.qkv, rows: n, hidden: h)
+        attend(b.qkv, b.attention)
+        Linear.forward(b.attention, weight: p + L.outWeight, bias: p + L.outBias, into: b.branch, rows: n,
                        inFeatures: h, outFeatures: h)
-        residualAdd(w.branch.pointer, residual: x, into: w.residual1(l), w, pass, site: DropoutSite.attention(l))
+        addResidual(b.branch, x, b.residual1, DropoutSite.attention(l))
         // MLP block.
-        let mlpInput = w.normOutput.pointer
+        let mlpInput = b.normOutput
         if preLN {
-            LayerNorm.forward(w.residual1(l), gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: mlpInput,
-                              mean: w.normStatistics(l, 2), rstd: w.normStatistics(l, 3), rows: n, dim: h)
+            LayerNorm.forward(b.residual1, gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: mlpInput,
+                              mean: b.normStatistics(2), rstd: b.normStatistics(3), rows: n, dim: h)
         } else {
-            LayerNorm.forward(w.residual1(l), gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias,
-                              into: mlpInput, mean: w.normStatistics(l, 0), rstd: w.normStatistics(l, 1), rows: n, dim: h)
+            LayerNorm.forward(b.residual1, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias,
+                              into: mlpInput, mean: b.normStatistics(0), rstd: b.normStatistics(1), rows: n, dim: h)
         }
-        Linear.forward(mlpInput, weight: p + L.fc1Weight, bias: p + L.fc1Bias, into: w.fcHidden(l), rows: n,
+        Linear.forward(mlpInput, weight: p + L.fc1Weight, bias: p + L.fc1Bias, into: b.fcHidden, rows: n,
                        inFeatures: h, outFeatures: f)
-        ReLU.forward(w.fcHidden(l), count: n * f)
-        Linear.forward(w.fcHidden(l), weight: p + L.fc2Weight, bias: p + L.fc2Bias, into: w.branch.pointer, rows: n,
+        ReLU.forward(b.fcHidden, count: n * f)
+        Linear.forward(b.fcHidden, weight: p + L.fc2Weight, bias: p + L.fc2Bias, into: b.branch, rows: n,
                        inFeatures: f, outFeatures: h)
         if preLN {
-            residualAdd(w.branch.pointer, residual: w.residual1(l), into: out, w, pass, site: DropoutSite.mlp(l))
+            addResidual(b.branch, b.residual1, out, DropoutSite.mlp(l))
         } else {
-            residualAdd(w.branch.pointer, residual: mlpInput, into: w.residual2(l), w, pass, site: DropoutSite.mlp(l))
-            LayerNorm.forward(w.residual2(l), gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: out,
-                              mean: w.normStatistics(l, 2), rstd: w.normStatistics(l, 3), rows: n, dim: h)
+            addResidual(b.branch, mlpInput, b.residual2!, DropoutSite.mlp(l))
+            LayerNorm.forward(b.residual2!, gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: out,
+                              mean: b.normStatistics(2), rstd: b.normStatistics(3), rows: n, dim: h)
         }
     }
 
@@ -173,22 +199,32 @@ extension OPTModel {
     /// The final LayerNorm and project_out at the decoder-output rows `rows`; returns the [rows.count,
     /// word_embed_proj_dim] hidden states the tied lm_head multiplies.
     func runHead(_ w: Workspace, rows: [Int]) -> UnsafeMutablePointer<Float> {
-        let p = parameters.pointer, h = w.hidden, n = rows.count
+        let h = w.hidden, n = rows.count
         let source = w.stream(config.numHiddenLayers), gathered = w.headInput.pointer
         Parallel.forEach(n, minimumChunk: 64) { range in
             for i in range { (gathered + i * h).update(from: source + rows[i] * h, count: h) }
         }
-        var current = gathered
+        return headForward(gathered, rows: n, normOutput: w.headNormOutput.pointer, mean: w.headNormStatistics.pointer,
+                           rstd: w.headNormStatistics.pointer + w.tokens, projected: w.headOutput.pointer)
+    }
+
+    /// The final LayerNorm (if any) and project_out (if any) of `rows` decoder outputs [rows, hidden];
+    /// returns the [rows, word_embed_proj_dim] hidden states the tied lm_head multiplies: `input` itself,
+    /// `normOutput` [rows, hidden] or `projected`. mean and rstd are [rows].
+    func headForward(_ input: UnsafeMutablePointer<Float>, rows n: Int, normOutput: UnsafeMutablePointer<Float>,
+                     mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                     projected: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let p = parameters.pointer, h = config.hiddenSize
+        var current = input
         if let norm = layout.finalNorm {
-            LayerNorm.forward(current, gamma: p + norm.weight, beta: p + norm.bias, into: w.headNormOutput.pointer,
-                              mean: w.headNormStatistics.pointer, rstd: w.headNormStatistics.pointer + w.tokens,
+            LayerNorm.forward(current, gamma: p + norm.weight, beta: p + norm.bias, into: normOutput, mean: mean, rstd: rstd,
                               rows: n, dim: h)
-            current = w.headNormOutput.pointer
+            current = normOutput
         }
         if let projectOut = layout.projectOut {
-            Linear.forward(current, weight: p + projectOut, bias: nil, into: w.headOutput.pointer, rows: n,
-                           inFeatures: h, outFeatures: w.embed)
-            current = w.headOutput.pointer
+            Linear.forward(current, weight: p + projectOut, bias: nil, into: projected, rows: n, inFeatures: h,
+                           outFeatures: config.wordEmbedProjDim)
+            current = projected
         }
         return current
     }

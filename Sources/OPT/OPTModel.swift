@@ -17,6 +17,8 @@ public final class OPTModel {
 
     var workspace: Workspace?
     var pass: Pass?
+    /// Scratch of cached decoding (`extend(_:with:)`), separate from the training workspace.
+    var decoding: DecodeScratch?
 
     /// A model with every parameter zero; fill it with `initializeRandomly(seed:)` or from a checkpoint.
     public init(config: OPTConfig) throws {

@@ -104,3 +104,37 @@ final class Workspace {
         normStatistics.pointer + (l * 4 + which) * tokens
     }
 }
+
+extension Workspace {
+    /// Layer l's buffers inside this workspace (kept for backward).
+    func layerBuffers(_ l: Int) -> LayerBuffers {
+        LayerBuffers(rows: tokens, input: stream(l), output: stream(l + 1), normOutput: normOutput.pointer,
+                     statistics: normStatistics.pointer + l * 4 * tokens, qkv: qkv(l), attention: attention(l),
+                     branch: branch.pointer, residual1: residual1(l), residual2: residual2 == nil ? nil : residual2(l),
+                     fcHidden: fcHidden(l))
+    }
+}
+
+/// Where one decoder layer's forward over `rows` tokens reads and writes; [rows, hidden] unless noted.
+struct LayerBuffers {
+    let rows: Int
+    let input: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    /// LayerNorm output (scratch).
+    let normOutput: UnsafeMutablePointer<Float>
+    /// 4 x [rows]: mean and rstd of the attention LayerNorm, then of the MLP LayerNorm.
+    let statistics: UnsafeMutablePointer<Float>
+    /// [rows, 3 * hidden].
+    let qkv: UnsafeMutablePointer<Float>
+    let attention: UnsafeMutablePointer<Float>
+    /// A sublayer's output before the residual sum (scratch).
+    let branch: UnsafeMutablePointer<Float>
+    let residual1: UnsafeMutablePointer<Float>
+    /// Post-LN models only.
+    let residual2: UnsafeMutablePointer<Float>?
+    /// [rows, ffn].
+    let fcHidden: UnsafeMutablePointer<Float>
+
+    /// which: 0 attention-LN mean, 1 its rstd, 2 MLP-LN mean, 3 its rstd.
+    func normStatistics(_ which: Int) -> UnsafeMutablePointer<Float> { statistics + which * rows }
+}

@@ -93,6 +93,37 @@ import Testing
         #expect(outError <= 1e-5, "output max |diff| \(outError)")
         #expect(dError <= 1e-4, "dqkv max |diff| \(dError)")
     }
+
+    /// Cached attention for queries start..<start+count equals the plain causal forward's rows there,
+    /// with several tiles of new queries after cached keys.
+    @Test func cachedAttentionEqualsTheCausalForwardOnTheSameRows() {
+        let length = 300, start = 110, heads = 2, headDim = 8, channels = heads * headDim
+        var rng = SplitMix64(seed: 23)
+        let qkv = (0..<(length * 3 * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        var out = [Float](repeating: .nan, count: length * channels)
+        var lse = [Float](repeating: 0, count: heads * length)
+        let shape = Attention.Shape(heads: heads, headDim: headDim)
+        let scratch = Attention.Scratch(length: length, workers: 2)
+        Attention.forward(qkv: qkv, output: &out, logSumExp: &lse, mask: AttentionMask(rows: 1, length: length), shape: shape,
+                          scratch: scratch)
+        // The cache: keys and values as separate [length, channels] matrices.
+        var keys = [Float](repeating: 0, count: length * channels), values = keys
+        for t in 0..<length {
+            for c in 0..<channels {
+                keys[t * channels + c] = qkv[t * 3 * channels + channels + c]
+                values[t * channels + c] = qkv[t * 3 * channels + 2 * channels + c]
+            }
+        }
+        let count = length - start
+        var cached = [Float](repeating: .nan, count: count * channels)
+        qkv.withUnsafeBufferPointer { q in
+            Attention.forwardCached(queries: q.baseAddress! + start * 3 * channels, queryStride: 3 * channels, keys: keys,
+                                    values: values, cacheStride: channels, start: start, count: count, output: &cached,
+                                    shape: shape, scratch: scratch)
+        }
+        let difference = zip(cached, out[(start * channels)...]).map { abs($0 - $1) }.max()!
+        #expect(difference <= 1e-6)
+    }
 }
 
 import Foundation

@@ -41,4 +41,29 @@ import Testing
         #expect(zip(dHidden, expectedDHidden).map { abs(Double($0) - $1) }.max()! <= 1e-5)
         #expect(zip(dTable, expectedDTable).map { abs(Double($0) - $1) }.max()! <= 1e-5)
     }
+
+    /// `predictions` is the argmax of each row's logits across chunks, the first of equal maxima.
+    @Test(arguments: [16 * 3, 1 << 20])
+    func predictionsAreTheArgmaxAcrossChunks(scratchPerRow: Int) {
+        let rows = 5, vocab = 200, dim = 8
+        var rng = SplitMix64(seed: 11)
+        let hidden = (0..<(rows * dim)).map { _ in Float(rng.nextUniform() * 4 - 2) }
+        var table = (0..<(vocab * dim)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        // Row 150 repeats row 20: their logits tie for every hidden vector; make them the maximum.
+        for d in 0..<dim { table[20 * dim + d] = 3 * hidden[d]; table[150 * dim + d] = 3 * hidden[d] }
+        var scratch = [Float](repeating: 0, count: rows * min(scratchPerRow, vocab))
+        var losses = [Float](repeating: 0, count: rows), lse = [Float](repeating: 0, count: rows)
+        var predictions = [Int32](repeating: -1, count: rows)
+        scratch.withUnsafeMutableBufferPointer { s in
+            CrossEntropy.forward(hidden: hidden, table: table, targets: [Int32](repeating: 0, count: rows), losses: &losses,
+                                 logSumExp: &lse, rows: rows, vocab: vocab, dim: dim, scratch: s, predictions: &predictions)
+        }
+        for r in 0..<rows {
+            let logits = (0..<vocab).map { v in (0..<dim).reduce(Float(0)) { $0 + hidden[r * dim + $1] * table[v * dim + $1] } }
+            let top = logits.max()!
+            let expected = logits.firstIndex { abs($0 - top) <= 1e-5 * max(1, abs(top)) }!
+            #expect(Int(predictions[r]) == expected, "row \(r)")
+        }
+        #expect(predictions[0] == 20)
+    }
 }

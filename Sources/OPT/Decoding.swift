@@ -1,0 +1,160 @@
+import Kernels
+
+/// The keys and values every layer computed for one sequence's tokens so far, so that decoding runs the
+/// prompt once (prefill) and then one new token at a time. Keys and values are [layers, capacity, hidden]
+/// each, keys as k_proj gives them and values as v_proj gives them (heads side by side in each row).
+///
+/// One sequence for one thread of control; `tokens` are the cached ids, so a prompt that starts with
+/// them only needs its new tail run (see `OPTModel.prefill(_:cache:)`).
+public final class KVCache {
+    public let capacity: Int
+    public private(set) var tokens: [Int32] = []
+    let config: OPTConfig
+    let keys: FloatBuffer
+    let values: FloatBuffer
+
+    /// A cache for up to `capacity` tokens (at most the model's `max_position_embeddings`).
+    public init(config: OPTConfig, capacity: Int) throws {
+        guard capacity >= 1, capacity <= config.maxPositionEmbeddings else {
+            throw OPTModelError(message: "KV cache capacity \(capacity) is outside 1...\(config.maxPositionEmbeddings) (max_position_embeddings)")
+        }
+        self.capacity = capacity
+        self.config = config
+        keys = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize)
+        values = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize)
+    }
+
+    /// Tokens cached; the next token's position.
+    public var count: Int { tokens.count }
+
+    /// Forgets every token after the first `count` (their keys and values are overwritten later).
+    public func truncate(to count: Int) {
+        precondition(count >= 0 && count <= tokens.count, "KVCache.truncate(to: \(count)) with \(tokens.count) tokens")
+        tokens.removeLast(tokens.count - count)
+    }
+
+    /// How many leading tokens of `prompt` the cache already holds, leaving at least its last token to run.
+    public func reusablePrefix(of prompt: [Int32]) -> Int {
+        var common = 0
+        while common < min(tokens.count, prompt.count - 1), tokens[common] == prompt[common] { common += 1 }
+        return common
+    }
+
+    func keys(_ l: Int) -> UnsafeMutablePointer<Float> { keys.pointer + l * capacity * config.hiddenSize }
+    func values(_ l: Int) -> UnsafeMutablePointer<Float> { values.pointer + l * capacity * config.hiddenSize }
+
+    func append(_ new: [Int32]) { tokens += new }
+}
+
+/// Activation scratch for cached decoding of up to `rows` new tokens per call, against up to `length`
+/// cached ones. Nothing is kept between calls except what the KVCache holds.
+final class DecodeScratch {
+    let rows: Int, length: Int
+    let streams: FloatBuffer
+    let normOutput: FloatBuffer
+    let statistics: FloatBuffer
+    let qkv: FloatBuffer
+    let attention: FloatBuffer
+    let branch: FloatBuffer
+    let residual1: FloatBuffer
+    let residual2: FloatBuffer?
+    let fcHidden: FloatBuffer
+    let tokenEmbeddings: FloatBuffer?
+    let head: FloatBuffer
+    let attentionScratch: Attention.Scratch
+
+    init(config: OPTConfig, rows: Int, length: Int) {
+        self.rows = rows
+        self.length = length
+        let h = config.hiddenSize
+        streams = FloatBuffer(count: 2 * rows * h)
+        normOutput = FloatBuffer(count: rows * h)
+        statistics = FloatBuffer(count: 4 * rows)
+        qkv = FloatBuffer(count: rows * 3 * h)
+        attention = FloatBuffer(count: rows * h)
+        branch = FloatBuffer(count: rows * h)
+        residual1 = FloatBuffer(count: rows * h)
+        residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: rows * h)
+        fcHidden = FloatBuffer(count: rows * config.ffnDim)
+        tokenEmbeddings = config.hasProjections ? FloatBuffer(count: rows * config.wordEmbedProjDim) : nil
+        // The last row through the head: normalized [hidden], statistics [2], projected [embed].
+        head = FloatBuffer(count: h + 2 + config.wordEmbedProjDim)
+        attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
+    }
+
+    /// Layer buffers for `n` rows; the layer reads stream `l % 2` and writes the other.
+    func layerBuffers(_ l: Int, rows n: Int, hidden h: Int) -> LayerBuffers {
+        LayerBuffers(rows: n, input: streams.pointer + (l % 2) * rows * h, output: streams.pointer + ((l + 1) % 2) * rows * h,
+                     normOutput: normOutput.pointer, statistics: statistics.pointer, qkv: qkv.pointer,
+                     attention: attention.pointer, branch: branch.pointer, residual1: residual1.pointer,
+                     residual2: residual2?.pointer, fcHidden: fcHidden.pointer)
+    }
+}
+
+extension OPTModel {
+    /// Runs `tokens` at the cache's next positions (the whole prompt, or one new token), appends their
+    /// keys and values to `cache`, and returns the logits [vocab] after the last of them. Eval mode (no
+    /// dropout); the same kernels as `forward`, so the logits equal a full recomputation of the sequence
+    /// up to float rounding.
+    public func extend(_ cache: KVCache, with tokens: [Int32]) throws -> [Float] {
+        let n = tokens.count, start = cache.count
+        guard n >= 1 else { throw OPTModelError(message: "KV cache: no tokens to run") }
+        guard cache.config == config else { throw OPTModelError(message: "KV cache made for another model configuration") }
+        guard start + n <= cache.capacity else {
+            throw OPTModelError(message: "KV cache full: \(start) cached + \(n) new tokens > capacity \(cache.capacity)")
+        }
+        for (i, id) in tokens.enumerated() where id < 0 || Int(id) >= config.vocabSize {
+            throw MicroBatchError(message: "tokens[\(i)] = \(id) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        let s = decodeScratch(rows: n, length: cache.capacity)
+        let h = config.hiddenSize
+        let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
+        embed(tokens, positions: (start..<(start + n)).map(Int32.init), into: s.streams.pointer,
+              tokenEmbeddings: s.tokenEmbeddings?.pointer)
+        for l in 0..<config.numHiddenLayers {
+            layerForward(l, s.layerBuffers(l, rows: n, hidden: h), attend: { qkv, output in
+                let keys = cache.keys(l), values = cache.values(l)
+                Parallel.forEach(n, minimumChunk: 64) { range in
+                    for i in range {
+                        (keys + (start + i) * h).update(from: qkv + i * 3 * h + h, count: h)
+                        (values + (start + i) * h).update(from: qkv + i * 3 * h + 2 * h, count: h)
+                    }
+                }
+                Attention.forwardCached(queries: qkv, queryStride: 3 * h, keys: keys, values: values, cacheStride: h,
+                                        start: start, count: n, output: output, shape: shape, scratch: s.attentionScratch)
+            }, addResidual: { x, residual, out, _ in
+                Residual.add(x, residual: residual, into: out, count: n * h)
+            })
+        }
+        cache.append(tokens)
+        let last = s.streams.pointer + (config.numHiddenLayers % 2) * s.rows * h + (n - 1) * h
+        let head = s.head.pointer
+        let z = headForward(last, rows: 1, normOutput: head, mean: head + h, rstd: head + h + 1, projected: head + h + 2)
+        var logits = [Float](repeating: 0, count: config.vocabSize)
+        logits.withUnsafeMutableBufferPointer { out in
+            matmul(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, m: config.vocabSize, n: 1,
+                   k: config.wordEmbedProjDim)
+        }
+        return logits
+    }
+
+    /// Makes `cache` hold `prompt` and returns the logits after its last token, running only the part of
+    /// the prompt that is not cached yet (the cache keeps the longest common prefix; at least the last
+    /// token is run again to get its logits).
+    public func prefill(_ prompt: [Int32], cache: KVCache) throws -> [Float] {
+        guard !prompt.isEmpty else { throw OPTModelError(message: "empty prompt") }
+        let reused = cache.reusablePrefix(of: prompt)
+        cache.truncate(to: reused)
+        return try extend(cache, with: Array(prompt[reused...]))
+    }
+
+    /// Scratch for `rows` new tokens against `length` cached ones, kept while big enough.
+    func decodeScratch(rows: Int, length: Int) -> DecodeScratch {
+        if let s = decoding, s.rows >= rows, s.length >= length { return s }
+        let planned = (rows: max(rows, decoding?.rows ?? 0), length: max(length, decoding?.length ?? 0))
+        decoding = nil  // free the old one first
+        let s = DecodeScratch(config: config, rows: planned.rows, length: planned.length)
+        decoding = s
+        return s
+    }
+}
