@@ -31,8 +31,11 @@ let package = Package(
             "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",
             .product(name: "Yams", package: "Yams"),
         ]),
+        .target(name: "Evaluation", dependencies: [
+            "Training", "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",
+        ]),
         .executableTarget(name: "tooltune", dependencies: [
-            "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer",
+            "Evaluation", "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer", "ToolBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,5 +50,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "ToolBench", "Tokenizer", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Training"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "OPT", "ToolBench", "Tokenizer", "Training",
+                                                            "Storage", "TestSupport"]),
     ]
 )

@@ -97,6 +97,56 @@ extension OPTModel {
     /// dropout); the same kernels as `forward`, so the logits equal a full recomputation of the sequence
     /// up to float rounding.
     public func extend(_ cache: KVCache, with tokens: [Int32]) throws -> [Float] {
+        let (s, outputs) = try runCached(cache, tokens)
+        let h = config.hiddenSize, head = s.head.pointer
+        let z = headForward(outputs + (tokens.count - 1) * h, rows: 1, normOutput: head, mean: head + h, rstd: head + h + 1,
+                            projected: head + h + 2)
+        var logits = [Float](repeating: 0, count: config.vocabSize)
+        logits.withUnsafeMutableBufferPointer { out in
+            matmul(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, m: config.vocabSize, n: 1,
+                   k: config.wordEmbedProjDim)
+        }
+        return logits
+    }
+
+    /// Teacher-forced scores of one sequence through cached decoding, without the training workspace
+    /// (whose saved activations a long sequence of a large model would make gigabytes): `cache` is
+    /// emptied and filled with `tokens`, and `targets[t]` (-1: none) is scored from position t as in
+    /// `forward(_:predictions: true)`.
+    public func teacherForced(_ tokens: [Int32], targets: [Int32], cache: KVCache) throws -> ForwardResult {
+        guard targets.count == tokens.count else {
+            throw MicroBatchError(message: "targets has \(targets.count) values for \(tokens.count) tokens")
+        }
+        for (i, t) in targets.enumerated() where t < -1 || Int(t) >= config.vocabSize {
+            throw MicroBatchError(message: "targets[\(i)] = \(t) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        cache.truncate(to: 0)
+        let (_, outputs) = try runCached(cache, tokens)
+        let rows = targets.indices.filter { targets[$0] >= 0 }, chosen = rows.map { targets[$0] }
+        let m = rows.count, h = config.hiddenSize, e = config.wordEmbedProjDim, vocab = config.vocabSize
+        guard m > 0 else { return ForwardResult(lossSum: 0, targetCount: 0, targetLosses: []) }
+        let gathered = FloatBuffer(count: m * h), normOutput = FloatBuffer(count: m * h), statistics = FloatBuffer(count: 2 * m)
+        let projected = FloatBuffer(count: m * e), losses = FloatBuffer(count: m), logSumExp = FloatBuffer(count: m)
+        let scratch = FloatBuffer(count: CrossEntropy.scratchCount(rows: m, vocab: vocab))
+        for (i, row) in rows.enumerated() { (gathered.pointer + i * h).update(from: outputs + row * h, count: h) }
+        let z = headForward(gathered.pointer, rows: m, normOutput: normOutput.pointer, mean: statistics.pointer,
+                            rstd: statistics.pointer + m, projected: projected.pointer)
+        var predictions = [Int32](repeating: 0, count: m)
+        chosen.withUnsafeBufferPointer { t in
+            predictions.withUnsafeMutableBufferPointer { out in
+                CrossEntropy.forward(hidden: z, table: parameters.pointer + layout.embedTokens, targets: t.baseAddress!,
+                                     losses: losses.pointer, logSumExp: logSumExp.pointer, rows: m, vocab: vocab, dim: e,
+                                     scratch: scratch.buffer, predictions: out.baseAddress)
+            }
+        }
+        let values = losses.array
+        return ForwardResult(lossSum: values.reduce(0.0) { $0 + Double($1) }, targetCount: m, targetLosses: values,
+                             targetPredictions: predictions)
+    }
+
+    /// Runs `tokens` at the cache's next positions and appends their keys and values; returns the
+    /// scratch and its pointer to the last layer's outputs [tokens.count, hidden].
+    func runCached(_ cache: KVCache, _ tokens: [Int32]) throws -> (DecodeScratch, UnsafeMutablePointer<Float>) {
         let n = tokens.count, start = cache.count
         guard n >= 1 else { throw OPTModelError(message: "KV cache: no tokens to run") }
         guard cache.config == config else { throw OPTModelError(message: "KV cache made for another model configuration") }
@@ -127,15 +177,7 @@ extension OPTModel {
             })
         }
         cache.append(tokens)
-        let last = s.streams.pointer + (config.numHiddenLayers % 2) * s.rows * h + (n - 1) * h
-        let head = s.head.pointer
-        let z = headForward(last, rows: 1, normOutput: head, mean: head + h, rstd: head + h + 1, projected: head + h + 2)
-        var logits = [Float](repeating: 0, count: config.vocabSize)
-        logits.withUnsafeMutableBufferPointer { out in
-            matmul(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, m: config.vocabSize, n: 1,
-                   k: config.wordEmbedProjDim)
-        }
-        return logits
+        return (s, s.streams.pointer + (config.numHiddenLayers % 2) * s.rows * h)
     }
 
     /// Makes `cache` hold `prompt` and returns the logits after its last token, running only the part of

@@ -164,6 +164,8 @@ public final class PreparedDataset {
     public let sequenceExampleOffsets: [Int64]
     /// Loss-mask ones per sequence.
     public let targetCounts: [Int32]
+    /// Each example's position in input order (files sorted by path).
+    public let inputIndex: [Int64]
     private let file: HDF5File
     private let tokens: HDF5Dataset
     private let lossMask: HDF5Dataset
@@ -217,6 +219,7 @@ public final class PreparedDataset {
         exampleOffsets = try oneDimensional("examples/offsets", .int64).read(as: Int64.self)
         sequenceExampleOffsets = try oneDimensional("sequences/example_offsets", .int64).read(as: Int64.self)
         targetCounts = try oneDimensional("sequences/target_counts", .int32).read(as: Int32.self)
+        inputIndex = try oneDimensional("examples/input_index", .int64).read(as: Int64.self)
 
         let total = tokens.shape[0]
         guard lossMask.shape[0] == total else { throw fail("/loss_mask has \(lossMask.shape[0]) values, /tokens \(total)") }
@@ -228,6 +231,9 @@ public final class PreparedDataset {
         guard sequenceExampleOffsets.first == 0, sequenceExampleOffsets.last == examples,
               zip(sequenceExampleOffsets, sequenceExampleOffsets.dropFirst()).allSatisfy({ $0 < $1 }) else {
             throw fail("/sequences/example_offsets must rise from 0 to the example count \(examples)")
+        }
+        guard inputIndex.count == exampleOffsets.count - 1 else {
+            throw fail("/examples/input_index has \(inputIndex.count) values for \(exampleOffsets.count - 1) examples")
         }
         guard targetCounts.count == sequenceExampleOffsets.count - 1 else {
             throw fail("/sequences/target_counts has \(targetCounts.count) values for \(sequenceExampleOffsets.count - 1) sequences")
@@ -246,6 +252,15 @@ public final class PreparedDataset {
 
     /// Every sequence's length in tokens (what the coordinator's `EpochPlanner` balances).
     public var sequenceLengths: [Int] { (0..<sequenceCount).map(length(ofSequence:)) }
+
+    /// One example's tokens (BOS first) and loss mask.
+    public func readExample(_ e: Int) throws -> (tokens: [Int32], lossMask: [UInt8]) {
+        guard e >= 0, e < exampleCount else {
+            throw PreparedDatasetError(path: path, message: "example \(e) outside 0..<\(exampleCount)")
+        }
+        let range = Int(exampleOffsets[e])..<Int(exampleOffsets[e + 1])
+        return (try tokens.readRows(range, as: Int32.self), try lossMask.readRows(range, as: UInt8.self))
+    }
 
     /// Reads one sequence.
     public func readSequence(_ s: Int) throws -> PackedSequence {

@@ -18,6 +18,14 @@ public enum ToolBenchAnswers {
     public static let formatAnchor = "with a function call to actually excute your step."
     public static let formatInstruction = " Your output should follow this format:\nThought:\nAction\nAction Input:\n"
 
+    /// `process_system_message(system, functions)` (toolbench/utils.py), kept as data: the output-format
+    /// sentence inserted after `formatAnchor` (which the caller has checked is there), then
+    /// `FunctionListPrompt.marker` and `str(functions)`.
+    public static func processSystemMessage(_ system: String, functions: [JSONValue]) -> FunctionListPrompt {
+        FunctionListPrompt(head: system.replacingOccurrences(of: formatAnchor, with: formatAnchor + formatInstruction)
+                               + FunctionListPrompt.marker, functions: functions)
+    }
+
     /// The query id in a ToolBench answer file name: the digits before the first "_" (`10_ChatGPT_...`).
     public static func queryID(fileName: String) -> String? {
         let base = (fileName as NSString).lastPathComponent
@@ -94,11 +102,9 @@ public enum ToolBenchAnswers {
                 guard content.contains(formatAnchor) else {
                     throw contentField.error("the system prompt lacks \"\(formatAnchor)\", which ToolBench's process_system_message requires")
                 }
-                let head = content.replacingOccurrences(of: formatAnchor, with: formatAnchor + formatInstruction)
-                    + FunctionListPrompt.marker
-                let list = FunctionListPrompt(head: head, functions: functions)
+                let list = processSystemMessage(content, functions: functions)
                 if turns.isEmpty { functionList = list }
-                turns.append(Turn(.system, head + functionRepr))
+                turns.append(Turn(.system, list.head + functionRepr))
                 pendingThought = ""
             case .user, .function:
                 turns.append(Turn(role, try message.field("content").string()))

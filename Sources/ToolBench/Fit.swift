@@ -58,6 +58,32 @@ public struct FittedExample: Sendable {
     public var actions: FitActions
 }
 
+/// A generation prompt after the fit policy: the context turns kept and the prompt text ending in
+/// "\nAssistant: ", where a trained target begins.
+public struct FittedPrompt: Sendable {
+    public var turns: [Turn]
+    public var text: String
+    /// BOS + the prompt's tokens.
+    public var tokens: [Int32]
+    /// Length in tokens before fitting.
+    public var originalLength: Int
+    public var actions: FitActions
+
+    public init(turns: [Turn], text: String, tokens: [Int32], originalLength: Int, actions: FitActions) {
+        self.turns = turns
+        self.text = text
+        self.tokens = tokens
+        self.originalLength = originalLength
+        self.actions = actions
+    }
+}
+
+public enum PromptFitResult: Sendable {
+    case fitted(FittedPrompt)
+    /// Does not fit even after everything the policy may do.
+    case tooLong(tokens: Int, reason: String)
+}
+
 public enum FitResult: Sendable {
     case fitted(FittedExample)
     /// Dropped: does not fit even after everything the policy may do.
@@ -116,12 +142,67 @@ public final class ExampleFitter {
         return encoder.encode(text, addBOS: false).count
     }
 
+    /// Fits the context of a generation prompt (`context`'s turns, which end before the assistant turn
+    /// to generate) into `max_seq_len - reserve` tokens (BOS included), by the same policy as training
+    /// examples: the system prompt, the query and the last context turn are kept; the function list is
+    /// compacted, history dropped and observations cut only as far as needed.
+    public func fitPrompt(_ context: Conversation, reserve: Int) -> PromptFitResult {
+        let limit = policy.maxSeqLen - reserve
+        let text = ToolLlamaTemplate.prompt(context.turns)
+        let tokens = encoder.encode(text, addBOS: true)
+        if tokens.count <= limit {
+            return .fitted(FittedPrompt(turns: context.turns, text: text, tokens: tokens, originalLength: tokens.count,
+                                        actions: FitActions()))
+        }
+        if policy.mode == .drop || context.turns.isEmpty {
+            return .tooLong(tokens: tokens.count, reason: "\(tokens.count) tokens > \(limit) (max_seq_len \(policy.maxSeqLen) - \(reserve) new tokens)")
+        }
+        // The assistant turn being generated stands in as the protected last turn.
+        let result = shorten(context.turns + [Turn(.assistant, "")], functionList: context.functionList, limit: limit,
+                             specials: 1) { candidate -> (Int, (String, [Int32])) in
+            let text = ToolLlamaTemplate.prompt(Array(candidate.dropLast()))
+            let tokens = encoder.encode(text, addBOS: true)
+            return (tokens.count, (text, tokens))
+        }
+        switch result {
+        case .success(let (turns, actions, (text, shortened))):
+            return .fitted(FittedPrompt(turns: Array(turns.dropLast()), text: text, tokens: shortened,
+                                        originalLength: tokens.count, actions: actions))
+        case .failure(let failure):
+            return .tooLong(tokens: tokens.count, reason: failure.reason)
+        }
+    }
+
     private func trim(_ conversation: Conversation, originalLength: Int) -> FitResult {
-        var turns = conversation.turns
-        let source = conversation.source
-        let limit = policy.maxSeqLen
+        let result = shorten(conversation.turns, functionList: conversation.functionList, limit: policy.maxSeqLen,
+                             specials: 2) { candidate -> (Int, (RenderedText, TokenizedExample)) in
+            let rendered = ToolLlamaTemplate.render(candidate, loss: policy.loss)
+            let tokenized = encoder.tokenize(rendered)
+            return (tokenized.tokens.count, (rendered, tokenized))
+        }
+        switch result {
+        case .success(let (turns, actions, (rendered, tokenized))):
+            return .fitted(FittedExample(source: conversation.source, queryID: conversation.queryID, turns: turns,
+                                         rendered: rendered, tokenized: tokenized, originalLength: originalLength,
+                                         actions: actions))
+        case .failure(let failure):
+            return .tooLong(source: conversation.source, tokens: originalLength, reason: failure.reason)
+        }
+    }
+
+    struct ShortenFailure: Error {
+        let reason: String
+    }
+
+    /// The policy's cuts, fewest first, until `measure(candidate)` (the real token count of a candidate's
+    /// turns, with whatever the caller wants to keep of its tokenization) is at most `limit`. `specials`
+    /// is the number of tokens outside the turns (BOS, EOS) for the estimates. The last turn, the system
+    /// prompt and the query are protected.
+    private func shorten<Measured>(_ original: [Turn], functionList: FunctionListPrompt?, limit: Int, specials: Int,
+                                   measure: ([Turn]) -> (Int, Measured))
+        -> Result<([Turn], FitActions, Measured), ShortenFailure> {
+        var turns = original
         let last = turns.count - 1
-        let specials = 1 + 1  // BOS and EOS
         var lengths = turns.indices.map { segmentLength(turns[$0], index: $0) }
 
         var protected: Set<Int> = [last]
@@ -132,9 +213,8 @@ public final class ExampleFitter {
         // 1. The system prompt, query and target must fit by themselves.
         let core = specials + protected.reduce(0) { $0 + lengths[$1] }
         if core > limit {
-            guard turns[0].role == .system, let functions = conversation.functionList else {
-                return .tooLong(source: source, tokens: originalLength,
-                                reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), and the system prompt has no function list to compact")
+            guard turns[0].role == .system, let functions = functionList else {
+                return .failure(ShortenFailure(reason: "the system prompt, query and target alone take about \(core) tokens > \(limit), and the system prompt has no function list to compact"))
             }
             var chosen: (Compaction, String, Int)?
             var smallest = core
@@ -148,8 +228,7 @@ public final class ExampleFitter {
                 }
             }
             guard let (compaction, text, length) = chosen else {
-                return .tooLong(source: source, tokens: originalLength,
-                                reason: "the system prompt, query and target alone take about \(core) tokens, \(smallest) with the function list cut to its schema, > \(limit)")
+                return .failure(ShortenFailure(reason: "the system prompt, query and target alone take about \(core) tokens, \(smallest) with the function list cut to its schema, > \(limit)"))
             }
             turns[0].value = text
             lengths[0] = length
@@ -199,19 +278,16 @@ public final class ExampleFitter {
                         if let short = cut(turns[i].value, observationLimit) { candidate[k].value = short }
                     }
                 }
-                let rendered = ToolLlamaTemplate.render(candidate, loss: policy.loss)
-                let tokenized = encoder.tokenize(rendered)
-                bestLength = min(bestLength, tokenized.tokens.count)
-                guard tokenized.tokens.count <= limit else { continue }
+                let (count, measured) = measure(candidate)
+                bestLength = min(bestLength, count)
+                guard count <= limit else { continue }
                 actions.turnsDropped = removed.count
                 actions.observationLimit = shortened > 0 ? observationLimit : nil
                 actions.observationsShortened = shortened
-                return .fitted(FittedExample(source: source, queryID: conversation.queryID, turns: candidate, rendered: rendered,
-                                             tokenized: tokenized, originalLength: originalLength, actions: actions))
+                return .success((candidate, actions, measured))
             }
         }
         let seen = bestLength == Int.max ? "" : " (shortest try: \(bestLength) tokens)"
-        return .tooLong(source: source, tokens: originalLength,
-                        reason: "does not fit in \(limit) tokens even with all history dropped\(seen)")
+        return .failure(ShortenFailure(reason: "does not fit in \(limit) tokens even with all history dropped\(seen)"))
     }
 }

@@ -122,12 +122,17 @@ public struct JSONParser {
     private let file: String
     /// Added to line numbers in errors (a JSONL record starts on its own line of the file).
     private let lineOffset: Int
+    /// False: control characters may appear raw inside strings.
+    private var strict = true
 
     /// Parses one JSON document. `file` names the input in errors; `firstLine` is the line the text
-    /// starts on (for one record of a JSONL file).
-    public static func parse(_ bytes: [UInt8], file: String, firstLine: Int = 1) throws(DataError) -> JSONValue {
+    /// starts on (for one record of a JSONL file). `strict: false` is Python's `json.loads(s,
+    /// strict=False)` (what ToolBench's environment uses on Action Input): raw control characters are
+    /// allowed inside strings.
+    public static func parse(_ bytes: [UInt8], file: String, firstLine: Int = 1, strict: Bool = true) throws(DataError) -> JSONValue {
         try validateUTF8(bytes, file: file, firstLine: firstLine)
         var parser = JSONParser(bytes: bytes, file: file, lineOffset: firstLine - 1)
+        parser.strict = strict
         if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipWhitespace()
         if parser.index == parser.bytes.count {
@@ -401,7 +406,7 @@ public struct JSONParser {
                     throw error("invalid escape '\\\(describeHere().trimmingCharacters(in: CharacterSet(charactersIn: "'")))' in a string")
                 }
             default:
-                if b < 0x20 { throw error("raw control character U+\(String(format: "%04X", b)) inside a string (must be escaped)") }
+                if b < 0x20 && strict { throw error("raw control character U+\(String(format: "%04X", b)) inside a string (must be escaped)") }
                 out.append(b)
                 index += 1
             }

@@ -10,28 +10,39 @@ public enum PythonRepr {
     }
 
     public static func write(_ value: JSONValue, to out: inout String) {
+        writeNested(value, to: &out, string: string) { scalar, out in
+            switch scalar {
+            case .null: out += "None"
+            case .bool(let b): out += b ? "True" : "False"
+            case .integer(let text): out += text
+            case .float(let d): out += float(d)
+            default: preconditionFailure("writeNested hands over scalars only")
+            }
+        }
+    }
+
+    /// Lists and dicts as Python prints them (`[a, b]`, `{k: v}`: the separators of both `repr` and
+    /// `json.dumps`), with `string` writing strings and keys and `scalar` the other values.
+    static func writeNested(_ value: JSONValue, to out: inout String, string: (String) -> String,
+                            scalar: (JSONValue, inout String) -> Void) {
         switch value {
-        case .null: out += "None"
-        case .bool(let b): out += b ? "True" : "False"
-        case .integer(let text): out += text
-        case .float(let d): out += float(d)
         case .string(let s): out += string(s)
         case .array(let items):
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += ", " }
-                write(item, to: &out)
+                writeNested(item, to: &out, string: string, scalar: scalar)
             }
             out += "]"
         case .object(let object):
             out += "{"
             for (i, (key, item)) in object.pairs.enumerated() {
                 if i > 0 { out += ", " }
-                out += string(key)
-                out += ": "
-                write(item, to: &out)
+                out += string(key) + ": "
+                writeNested(item, to: &out, string: string, scalar: scalar)
             }
             out += "}"
+        default: scalar(value, &out)
         }
     }
 

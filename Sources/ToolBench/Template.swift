@@ -37,6 +37,14 @@ public enum ToolLlamaTemplate {
         return (lead + turn.value + (isLast ? "" : "\n"), lead.utf8.count)
     }
 
+    /// The text a model continues to write the next assistant turn: `turns` as context, then
+    /// "\nAssistant: " (just "Assistant: " without context), ending exactly where a trained target
+    /// ("\nThought: ...") begins, so generation sees what training saw.
+    public static func prompt(_ turns: [Turn]) -> String {
+        let rendered = render(turns + [Turn(.assistant, "\n")], loss: .lastAssistant)
+        return String(decoding: Array(rendered.body.utf8)[..<rendered.trainableBytes.last!.lowerBound], as: UTF8.self)
+    }
+
     /// Renders `turns` and marks the trained bytes.
     public static func render(_ turns: [Turn], loss: LossTurns) -> RenderedText {
         var body = ""

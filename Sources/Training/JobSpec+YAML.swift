@@ -62,6 +62,10 @@ extension JobSpec {
             ])),
             ("eval", map([
                 ("max_new_tokens", value(eval.maxNewTokens)), ("every_checkpoint", value(eval.everyCheckpoint)),
+                ("queries", eval.queries.isEmpty ? nil : .sequence(Node.Sequence(eval.queries.map { Node($0) }))),
+                ("toolenv", eval.toolenv.flatMap { value($0) }), ("max_steps", value(eval.maxSteps)),
+                ("temperature", value(eval.temperature)), ("top_p", value(eval.topP)),
+                ("stop", eval.stop.isEmpty ? nil : .sequence(Node.Sequence(eval.stop.map { Node($0) }))),
             ])),
         ])
         return try Yams.serialize(node: root, sortKeys: false)

@@ -111,7 +111,20 @@ public struct JobSpec: Sendable {
 
     public struct EvalSpec: Sendable {
         public var maxNewTokens: Int
+        /// `tooltune eval --watch`: score every new checkpoint (true) or only the newest of those waiting.
         public var everyCheckpoint: Bool
+        /// ToolBench query files or folders (instruction format, e.g. StableToolBench's solvable queries)
+        /// for query-level rollouts; none: no rollouts.
+        public var queries: [String]
+        /// A ToolBench `toolenv/tools` folder for the tool descriptions of the rollouts' system prompts.
+        public var toolenv: String?
+        /// Assistant steps per rollout.
+        public var maxSteps: Int
+        /// 0: greedy.
+        public var temperature: Double
+        public var topP: Double
+        /// Strings that end a generated turn besides EOS.
+        public var stop: [String]
     }
 }
 
@@ -126,7 +139,7 @@ extension JobSpec {
     static let scheduleKeys = ["name", "warmup_ratio", "warmup_steps"]
     static let checkpointKeys = ["dir", "every_steps", "keep_last", "resume"]
     static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb"]
-    static let evalKeys = ["max_new_tokens", "every_checkpoint"]
+    static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop"]
     static let configKeys = ["preset"] + OPTConfig.CodingKeys.allCases.map(\.rawValue)
 
     /// Reads and validates a job file; throws a `JobSpecError` listing every problem found.
@@ -202,13 +215,9 @@ extension JobSpec {
             distributed.bucketMB = f.double(d, "bucket_mb", range: 0...4096, openLower: true) ?? 25
         }
 
-        var eval = EvalSpec(maxNewTokens: 256, everyCheckpoint: true)
-        if let e = f.table(top, "eval", allowed: evalKeys) {
-            eval.maxNewTokens = f.int(e, "max_new_tokens", range: 1...1_000_000) ?? 256
-            eval.everyCheckpoint = f.bool(e, "every_checkpoint") ?? true
-        }
+        let eval = readEval(top, f, maxSeqLen: data?.maxSeqLen)
 
-        guard let name, let model, let tokenizerPath, let data, let train, let checkpoint else { return nil }
+        guard let name, let model, let tokenizerPath, let data, let train, let checkpoint, let eval else { return nil }
         return JobSpec(name: name, seed: seed, model: model, tokenizer: TokenizerSpec(path: tokenizerPath), data: data,
                        train: train, checkpoint: checkpoint, distributed: distributed, eval: eval, file: file, text: text)
     }
@@ -404,6 +413,30 @@ extension JobSpec {
         train.dropout = f.double(t, "dropout", range: 0...1, openUpper: true) ?? train.dropout
         train.skipNonfinite = f.bool(t, "skip_nonfinite") ?? false
         return train
+    }
+
+    static func readEval(_ top: YAMLTable, _ f: YAMLFields, maxSeqLen: Int?) -> EvalSpec? {
+        // A prompt needs room: the budget is at most max_seq_len - 16 (and 256 by default).
+        let budget = maxSeqLen.map { max(1, $0 - 16) } ?? 1_000_000
+        var eval = EvalSpec(maxNewTokens: min(256, budget), everyCheckpoint: true, queries: [], toolenv: nil, maxSteps: 12,
+                            temperature: 0, topP: 1, stop: [])
+        guard let e = f.table(top, "eval", allowed: evalKeys) else { return top.has("eval") ? nil : eval }
+        let before = f.issues.count
+        eval.maxNewTokens = f.int(e, "max_new_tokens", range: 1...budget,
+                                  what: "a whole number from 1 to data.max_seq_len - 16 (\(budget)), so a prompt still fits") ?? eval.maxNewTokens
+        eval.everyCheckpoint = f.bool(e, "every_checkpoint") ?? true
+        let queries = f.strings(e, "queries", allowed: "a ToolBench query file or folder (instruction format) or a list of them")
+        for item in queries { checkExists(item.value, keyPath: item.keyPath, mark: item.mark, f) }
+        eval.queries = queries.map(\.value)
+        eval.toolenv = f.string(e, "toolenv", allowed: "a ToolBench toolenv/tools folder")
+        if let toolenv = eval.toolenv { checkExists(toolenv, keyPath: e.keyPath("toolenv"), mark: e.entries["toolenv"]?.mark, f) }
+        eval.maxSteps = f.int(e, "max_steps", range: 1...1000) ?? 12
+        eval.temperature = f.double(e, "temperature", range: 0...100, what: "a number >= 0 (0 = greedy)") ?? 0
+        eval.topP = f.double(e, "top_p", range: 0...1, openLower: true) ?? 1
+        let stop = f.strings(e, "stop", allowed: "a non-empty string or a list of them")
+        for item in stop where item.value.isEmpty { f.report(item.keyPath, item.mark, "expected a non-empty string, found an empty one") }
+        eval.stop = stop.map(\.value)
+        return f.issues.count == before ? eval : nil
     }
 
     static func readCheckpoint(_ top: YAMLTable, _ f: YAMLFields, jobName: String) -> CheckpointSpec? {

@@ -77,6 +77,26 @@ import Testing
         #expect(relativeError(logits, reference: try fullLogits(model, other)) <= 1e-5)
     }
 
+    /// Teacher-forced scores through the cache equal the training forward's, and the predictions are
+    /// the argmax of transformers' logits at the target positions.
+    @Test(arguments: Fixture.names)
+    func teacherForcedThroughTheCacheEqualsTheTrainingForward(fixtureName: String) throws {
+        let fixture = try Fixture(fixtureName)
+        let model = try fixture.model()
+        let batch = try fixture.microBatch("batch")
+        let n = batch.length, vocab = model.config.vocabSize
+        let tokens = Array(batch.tokens[..<n]), targets = Array(batch.targets[..<n])
+        let reference = try model.forward(try MicroBatch(rows: 1, length: n, tokens: tokens, targets: targets), predictions: true)
+        let cached = try model.teacherForced(tokens, targets: targets, cache: try KVCache(config: model.config, capacity: n))
+        #expect(cached.targetCount == reference.targetCount && cached.targetPredictions == reference.targetPredictions)
+        #expect(relativeError(cached.targetLosses, reference: reference.targetLosses) <= 1e-5)
+        let logits = try fixture.floats("cases/batch/logits").values
+        let argmax = targets.indices.filter { targets[$0] >= 0 }.map { t in
+            TokenSampler.argmax(Array(logits[(t * vocab)..<((t + 1) * vocab)]))
+        }
+        #expect(cached.targetPredictions == argmax)
+    }
+
     @Test func cacheRejectsOverflowAndForeignModels() throws {
         let model = try OPTModel(config: OPTConfig.presets["tiny"]!, seed: 1)
         let cache = try KVCache(config: model.config, capacity: 4)

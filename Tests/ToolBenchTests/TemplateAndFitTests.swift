@@ -128,6 +128,34 @@ import ToolBench
         #expect(dropReason == "\(Self.full) tokens > max_seq_len \(Self.full - 1)")
     }
 
+    /// Generation prompts: the context before the target, fitted into max_seq_len - reserve by the same
+    /// policy, ending exactly where the trained target begins.
+    @Test func promptsEndWhereTheTargetBeginsAndAreFittedByTheSamePolicy() throws {
+        let context = Conversation(source: Self.conversation.source, queryID: "1", turns: Array(Self.conversation.turns.dropLast()),
+                                   functionList: Self.list)
+        let rendered = ToolLlamaTemplate.render(Self.conversation.turns, loss: .lastAssistant)
+        let text = ToolLlamaTemplate.prompt(context.turns)
+        #expect(Array(text.utf8) == Array(Array(rendered.body.utf8)[..<rendered.trainableBytes[0].lowerBound]))
+        #expect(text.hasSuffix("\nFunction: " + Self.observation + "\nAssistant: "))
+        #expect(ToolLlamaTemplate.prompt([]) == "Assistant: ")
+        let full = text.utf8.count + 1  // BOS + one token per byte
+        let reserve = 50
+        func prompt(_ maxSeqLen: Int) -> PromptFitResult {
+            ExampleFitter(policy: FitPolicy(maxSeqLen: maxSeqLen, mode: .trimHistory, loss: .lastAssistant), encoder: ByteTokenizer())
+                .fitPrompt(context, reserve: reserve)
+        }
+        guard case .fitted(let whole) = prompt(full + reserve) else { Issue.record("not fitted"); return }
+        #expect(whole.text == text && whole.tokens == ByteTokenizer().encode(text, addBOS: true) && whole.actions == FitActions())
+        // 485 tokens short: both observations are cut to 512 characters, as for a training example.
+        guard case .fitted(let cut) = prompt(full + reserve - 485) else { Issue.record("not fitted"); return }
+        #expect(cut.actions.observationLimit == 512 && cut.actions.observationsShortened == 2 && cut.tokens.count <= full - 485)
+        #expect(cut.text.hasSuffix("\nAssistant: ") && cut.turns.count == context.turns.count)
+        #expect(cut.tokens == ByteTokenizer().encode(cut.text, addBOS: true))
+        // Less room than system + query need even compacted: too long, with the reason.
+        guard case .tooLong(let tokens, let reason) = prompt(reserve + 50) else { Issue.record("not too long"); return }
+        #expect(tokens == full && reason.contains("> 50"))
+    }
+
     @Test func conversationsWithNothingToTrainAreErrors() {
         let fitter = ExampleFitter(policy: FitPolicy(maxSeqLen: 100, mode: .trimHistory, loss: .lastAssistant), encoder: ByteTokenizer())
         let source = ExampleSource(file: "c.jsonl", locator: "line 1")

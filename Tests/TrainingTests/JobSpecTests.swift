@@ -189,6 +189,41 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         #expect(text.contains("job.yaml:2:7: seed: expected a whole number >= 0, found -5"), "\(text)")
     }
 
+    @Test func evalSectionIsReadAndEveryProblemNamed() throws {
+        let defaults = try workspace.parse(JobWorkspace.base).eval
+        // max_seq_len 128: the default budget shrinks to leave room for a prompt.
+        #expect(defaults.maxNewTokens == 112 && defaults.maxSteps == 12 && defaults.temperature == 0 && defaults.topP == 1)
+        #expect(defaults.queries.isEmpty && defaults.toolenv == nil && defaults.stop.isEmpty && defaults.everyCheckpoint)
+        let good = JobWorkspace.base + """
+            eval:
+              max_new_tokens: 64
+              queries: [ROOT/data]
+              toolenv: ROOT/data
+              max_steps: 5
+              temperature: 0.7
+              top_p: 0.9
+              stop: "\\nFunction:"
+
+            """
+        let eval = try workspace.parse(good).eval
+        #expect(eval.maxNewTokens == 64 && eval.queries == [workspace.root.path + "/data"] && eval.toolenv == workspace.root.path + "/data")
+        #expect(eval.maxSteps == 5 && eval.temperature == 0.7 && eval.topP == 0.9 && eval.stop == ["\nFunction:"])
+        let bad = JobWorkspace.base + """
+            eval:
+              max_new_tokens: 120
+              queries: [ROOT/missing]
+              temperature: -1
+              top_p: 0
+              stop: ["x", ""]
+              max_step: 3
+
+            """
+        let issues = workspace.issues(bad)
+        #expect(Set(issues.map(\.keyPath)) == ["eval.max_new_tokens", "eval.queries[0]", "eval.temperature", "eval.top_p",
+                                               "eval.stop[1]", "eval.max_step"], "\(issues)")
+        #expect(issues.first { $0.keyPath == "eval.max_new_tokens" }?.message.contains("data.max_seq_len - 16 (112)") == true)
+    }
+
     @Test func resolvedYAMLParsesBackToTheSameJob() throws {
         let job = try workspace.parse(JobWorkspace.base)
         let resolved = try job.resolvedYAML()

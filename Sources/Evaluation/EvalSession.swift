@@ -1,0 +1,106 @@
+import Distributed
+import Foundation
+import Kernels
+import Tokenizer
+import Training
+
+/// `tooltune eval`: which checkpoints to score, scoring them on every rank, and rank 0's files and
+/// printout.
+public struct EvalSession {
+    public enum Selection: Sendable {
+        /// These files, in this order.
+        case files([String])
+        /// Every `step-NNNNNN.h5` in a folder by step; `firstAndLast` keeps only those two.
+        case folder(String, firstAndLast: Bool)
+        /// The job's checkpoints folder, polled every `seconds` for checkpoints without an evaluation;
+        /// runs until interrupted.
+        case watch(seconds: Double)
+    }
+
+    public let job: JobSpec
+    public let evaluator: Evaluator
+    public let comm: Communicator
+    let output: (String) -> Void
+
+    /// Loads the job's cases on every rank; `output` prints rank 0's lines.
+    public init(job: JobSpec, limit: Int?, comm: Communicator, output: @escaping (String) -> Void = { print($0) }) throws {
+        self.job = job
+        self.comm = comm
+        self.output = output
+        let tokenizer = try Tokenizer(folder: job.tokenizer.path)
+        evaluator = try Evaluator(job: job, tokenizer: tokenizer, limit: limit)
+    }
+
+    public var evalFolder: URL { URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval") }
+
+    /// Scores the selected checkpoints; returns rank 0's evaluations (empty elsewhere).
+    @discardableResult
+    public func run(_ selection: Selection) throws -> [CheckpointEvaluation] {
+        if comm.rank == 0 {
+            let c = evaluator.cases
+            output("eval \(job.name): \(c.steps.count) held-out steps, \(c.queries.count) queries on \(comm.size) rank(s)"
+                   + (evaluator.limit.map { " (limit \($0))" } ?? ""))
+            for note in c.notes { output("note: \(note)") }
+        }
+        var done: [CheckpointEvaluation] = []
+        switch selection {
+        case .files(let files):
+            for file in files { done += try evaluate(file) }
+        case .folder(let folder, let firstAndLast):
+            var files = try Self.checkpoints(in: folder)
+            guard !files.isEmpty else { throw EvalError("\(folder): no step-NNNNNN.h5 checkpoints") }
+            if firstAndLast { files = files.count > 1 ? [files.first!, files.last!] : files }
+            for file in files { done += try evaluate(file) }
+        case .watch(let seconds):
+            let folder = RunDirectory(job.checkpoint.dir).checkpointsFolder.path
+            if comm.rank == 0 { output("watching \(folder) every \(seconds) s for new checkpoints (Ctrl-C stops)") }
+            while true {
+                // Rank 0 decides, so every rank scores the same file.
+                var next = ""
+                if comm.rank == 0 {
+                    let waiting = try Self.checkpoints(in: folder).filter { file in
+                        let name = (try? CheckpointInfo.read(file).evaluationName) ?? ""
+                        return !FileManager.default.fileExists(atPath: evalFolder.appendingPathComponent(name + ".json").path)
+                    }
+                    next = (job.eval.everyCheckpoint ? waiting.first : waiting.last) ?? ""
+                }
+                next = try comm.broadcast(next)
+                if next.isEmpty {
+                    Thread.sleep(forTimeInterval: seconds)
+                } else {
+                    done += try evaluate(next)
+                }
+            }
+        }
+        if comm.rank == 0 && done.count > 1 {
+            output("\n" + EvalReport.comparison(done))
+        }
+        return done
+    }
+
+    /// Scores one checkpoint; rank 0 writes the files and prints the overall numbers.
+    func evaluate(_ path: String) throws -> [CheckpointEvaluation] {
+        let info = try CheckpointInfo.read(path)
+        let bar = comm.rank == 0 ? ProgressBar(label: "eval \(info.evaluationName)") : nil
+        let result = try evaluator.evaluate(checkpoint: path, comm: comm) { bar?.update($0) }
+        bar?.finish()
+        guard let result else { return [] }
+        try EvalReport.write(result, name: info.evaluationName, folder: evalFolder, trainingLoss: info.trainingLoss)
+        let rate = result.timing.generatedTokensPerSecond.map { String(format: "%.1f", $0) } ?? "n/a"
+        output("\(info.evaluationName): \(String(format: "%.1f", result.timing.seconds)) s, \(result.timing.generatedTokens) tokens generated (\(rate) tokens/s)")
+        output(EvalReport.comparison([result]))
+        output("wrote \(evalFolder.appendingPathComponent(info.evaluationName + ".json").path) and \(evalFolder.appendingPathComponent("report.md").path)")
+        return [result]
+    }
+
+    /// The `step-NNNNNN.h5` files of a folder, by step.
+    public static func checkpoints(in folder: String) throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw EvalError("\(folder): cannot list the folder")
+        }
+        return names.compactMap { name -> (Int, String)? in
+            guard !name.hasPrefix("."), let step = CheckpointInfo.stepInFileName(name) else { return nil }
+            return (step, (folder as NSString).appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}

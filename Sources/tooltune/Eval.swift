@@ -1,0 +1,68 @@
+import ArgumentParser
+import Distributed
+import Evaluation
+import Foundation
+import Kernels
+import Training
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score checkpoints on held-out ToolBench steps and query rollouts, without an LLM judge.",
+        discussion: """
+            Teacher-forced loss on data.eval (prepared by `tooltune prepare`), one generated step per held-out \
+            example scored against the gold step, and closed-loop rollouts on eval.queries with canned observations. \
+            Writes <checkpoint.dir>/eval/step-NNNNNN.json per checkpoint, report.md and charts/*.svg. Under mpirun \
+            the cases are sharded over the ranks and rank 0 writes the files.
+            """)
+
+    @Argument(help: "The job YAML file.")
+    var job: String
+
+    @Option(help: ArgumentHelp("A checkpoint to score (repeat for several, scored in order).", valueName: "FILE.h5"))
+    var checkpoint: [String] = []
+
+    @Option(help: ArgumentHelp("Score every step-NNNNNN.h5 in this folder, by step.", valueName: "DIR"))
+    var checkpoints: String?
+
+    @Flag(help: "With --checkpoints: only the first and the last.")
+    var firstLast = false
+
+    @Flag(help: "Score each new checkpoint of the job as it lands (eval.every_checkpoint false: only the newest waiting); runs until interrupted.")
+    var watch = false
+
+    @Option(help: ArgumentHelp("With --watch: seconds between looks.", valueName: "S"))
+    var poll: Double = 30
+
+    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file.", valueName: "N"))
+    var limit: Int?
+
+    @Option(help: "BLAS and parallel-for threads per rank (default: the job's distributed.threads_per_rank).")
+    var threads: Int?
+
+    func validate() throws {
+        let ways = (checkpoint.isEmpty ? 0 : 1) + (checkpoints == nil ? 0 : 1) + (watch ? 1 : 0)
+        guard ways == 1 else { throw ValidationError("give exactly one of --checkpoint, --checkpoints and --watch") }
+        if firstLast && checkpoints == nil { throw ValidationError("--first-last goes with --checkpoints") }
+        if let limit, limit < 1 { throw ValidationError("--limit needs a count of at least 1") }
+        if poll <= 0 { throw ValidationError("--poll needs a positive number of seconds") }
+    }
+
+    func run() throws {
+        do {
+            let spec = try JobSpec.load(job)
+            let count = threads ?? spec.distributed.threadsPerRank
+            BLAS.threadCount = count
+            Parallel.threadCount = count
+            let comm = try Communicator.world()
+            try comm.runCollectively { comm in
+                let session = try EvalSession(job: spec, limit: limit, comm: comm) { if comm.rank == 0 { print($0) } }
+                let selection: EvalSession.Selection = watch ? .watch(seconds: poll)
+                    : checkpoints.map { .folder($0, firstAndLast: firstLast) } ?? .files(checkpoint)
+                try session.run(selection)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
