@@ -25,10 +25,12 @@ test: deps
 doctor: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor
 
+# The demo from scratch: check the ranks, prepare the demo data, train on $(RANKS) ranks.
 run: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor --threads 1
-	$(BIN) validate jobs/demo.yaml
+	rm -rf runs/demo
 	$(BIN) prepare jobs/demo.yaml
+	$(MPIRUN) -n $(RANKS) $(BIN) train jobs/demo.yaml
 
 clean:
 	rm -rf .build runs/demo
