@@ -18,9 +18,11 @@ deps:
 build: deps
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
+# Tests that run the binary (training, MPI) use the release build: debug kernels are ~200x slower.
 test: deps
+	swift build -c release --product tooltune $(SWIFT_BUILD_FLAGS)
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	TOOLTUNE_BIN=$(CURDIR)/$(BIN) swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
 doctor: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor

@@ -15,6 +15,12 @@ public enum StopSignal {
     /// Installs the handlers. Under mpirun every rank gets the forwarded signal; only the coordinator's
     /// decision counts (it is broadcast), the others just must not die.
     public static func install() {
+        // A launcher may have blocked them (the mask is inherited); unblock so they arrive.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
         for sig in [SIGINT, SIGTERM] {
             signal(sig) { number in
                 if StopSignal.received.exchange(number, ordering: .relaxed) != 0 {

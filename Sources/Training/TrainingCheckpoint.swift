@@ -183,3 +183,32 @@ public enum TrainingCheckpoint {
         }
     }
 }
+
+extension TrainingCheckpoint.Contents {
+    /// What `tooltune inspect` shows of a training checkpoint before its tree.
+    public func summaryLines() -> [String] {
+        let c = config
+        let variant = c.doLayerNormBefore ? "pre-LN" : "post-LN"
+        var lines = [
+            "ToolTune checkpoint: step \(state.globalStep) (next: epoch \(state.epoch + 1), step \(state.stepInEpoch + 1)), "
+                + "\(state.tokensSeen.formatted()) tokens seen, written by \(provenance.worldSize) rank\(provenance.worldSize == 1 ? "" : "s")",
+            "model: OPT \(variant), hidden \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, "
+                + "ffn \(c.ffnDim), vocab \(c.vocabSize), positions \(c.maxPositionEmbeddings)"
+                + (c.hasProjections ? ", word_embed_proj_dim \(c.wordEmbedProjDim)" : "")
+                + "; \(c.parameterCount.formatted()) parameters",
+            "tokenizer sha256: \(provenance.tokenizerSHA256)",
+        ]
+        if state.skippedSteps > 0 { lines.append("skipped steps (non-finite): \(state.skippedSteps)") }
+        if let first = metrics.first, let last = metrics.last {
+            let losses = metrics.filter { !$0.skipped }.map(\.loss)
+            let seconds = metrics.reduce(0) { $0 + $1.seconds }
+            let tokens = metrics.reduce(0) { $0 + $1.tokens }
+            let communication = metrics.reduce(0) { $0 + $1.communicationSeconds }
+            lines.append(String(format: "metrics: %d steps; loss %.4f (step %d) -> %.4f (step %d), lowest %.4f; %@ tok/s; %.0f%% of step time in allreduce",
+                                metrics.count, first.loss, first.step, last.loss, last.step, losses.min() ?? .nan,
+                                Int((seconds > 0 ? Double(tokens) / seconds : 0).rounded()).formatted(),
+                                seconds > 0 ? 100 * communication / seconds : 0))
+        }
+        return lines
+    }
+}
