@@ -18,17 +18,21 @@ deps:
 build: deps
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
+# Tests that run the binary (training, MPI) use the release build: debug kernels are ~200x slower.
 test: deps
+	swift build -c release --product tooltune $(SWIFT_BUILD_FLAGS)
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	TOOLTUNE_BIN=$(CURDIR)/$(BIN) swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
 doctor: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor
 
+# The demo from scratch: check the ranks, prepare the demo data, train on $(RANKS) ranks.
 run: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor --threads 1
-	$(BIN) validate jobs/demo.yaml
+	rm -rf runs/demo
 	$(BIN) prepare jobs/demo.yaml
+	$(MPIRUN) -n $(RANKS) $(BIN) train jobs/demo.yaml
 
 clean:
 	rm -rf .build runs/demo

@@ -501,6 +501,19 @@ def config_json(config: OPTConfig) -> str:
     return json.dumps(keys, sort_keys=True)
 
 
+def root_attrs(config: OPTConfig, generator: str, fixture: str, model_mode: str) -> dict:
+    """The root attributes every fixture file carries: the model and where the numbers come from."""
+    return dict(
+        model_config=config_json(config),
+        generator=generator,
+        fixture=fixture,
+        torch_version=str(torch.__version__),
+        transformers_version=transformers.__version__,
+        attn_implementation="eager",
+        model_mode=model_mode,
+    )
+
+
 def compute_fixture(name: str, spec: dict) -> dict:
     model = build_model(spec)
     config = model.config
@@ -524,15 +537,7 @@ def compute_fixture(name: str, spec: dict) -> dict:
 
     datasets: dict[str, np.ndarray] = {}
     attrs: dict[str, dict] = {
-        "/": dict(
-            model_config=config_json(config),
-            generator=GENERATOR,
-            fixture=name,
-            torch_version=str(torch.__version__),
-            transformers_version=transformers.__version__,
-            attn_implementation="eager",
-            model_mode="train() for cases and adamw (all dropout 0), eval() for generate",
-        ),
+        "/": root_attrs(config, GENERATOR, name, "train() for cases and adamw (all dropout 0), eval() for generate"),
     }
     for n, a in model_arrays.items():
         datasets[f"/model/{n}"] = a
@@ -606,7 +611,7 @@ def write_fixture(path: str, tree: dict) -> None:
                 options.update(chunks=array.shape, compression="gzip", compression_opts=9, shuffle=True)
             f.create_dataset(name, data=array, **options)
         for group, values in sorted(tree["attrs"].items()):
-            target = f[group] if group != "/" else f
+            target = f.require_group(group) if group != "/" else f  # a group may hold only attributes
             for key in sorted(values):
                 target.attrs[key] = values[key]  # str -> variable-length UTF-8 string
 
@@ -678,46 +683,52 @@ def print_summary(name: str, path: str, tree: dict) -> None:
           f"(max logit err {p['position_ids_only_max_logit_err']:.3g})")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def check_fixture(name: str, path: str, tree: dict) -> bool:
+    """Compares a recomputed fixture tree with the committed file at `path`; prints the verdict and returns
+    whether the file is current (numerically; byte identity is reported, not required)."""
+    if not os.path.exists(path):
+        print(f"{name}: MISSING {path}")
+        return False
+    committed = read_fixture(path)
+    problems = compare_trees(tree, committed)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = os.path.join(tmp, os.path.basename(path))
+        write_fixture(fresh, tree)
+        identical = sha256(fresh) == sha256(path)
+    versions = {k: committed["attrs"]["/"].get(k) for k in ("torch_version", "transformers_version")}
+    now = dict(torch_version=str(torch.__version__), transformers_version=transformers.__version__)
+    note = "" if versions == now else f" (committed with {versions}, now {now})"
+    if problems:
+        print(f"{name}: OUT OF DATE{note}")
+        for p in problems[:20]:
+            print(f"  {p}")
+        return False
+    print(f"{name}: current ({'byte-identical' if identical else 'numerically equal, bytes differ'}){note}")
+    return True
+
+
+def fixture_main(doc: str, fixture_dir: str, specs: dict, compute, summarize) -> int:
+    """The command line of a fixture script: compute every fixture of `specs` and write it (then print
+    `summarize(name, path, tree)`), or with --check compare it with the committed file."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true",
                         help="recompute and compare with the committed fixtures instead of writing them")
-    parser.add_argument("--out", default=FIXTURE_DIR, help="fixture directory (default: %(default)s)")
+    parser.add_argument("--out", default=fixture_dir, help="fixture directory (default: %(default)s)")
     args = parser.parse_args()
     setup_torch()
 
     failed = False
     os.makedirs(args.out, exist_ok=True)
-    for name, spec in MODEL_SPECS.items():
+    for name, spec in specs.items():
         path = os.path.join(args.out, f"{name}.h5")
-        tree = compute_fixture(name, spec)
-        if not args.check:
-            write_fixture(path, tree)
-            print_summary(name, path, tree)
-            continue
-
-        if not os.path.exists(path):
-            print(f"{name}: MISSING {path}")
-            failed = True
-            continue
-        committed = read_fixture(path)
-        problems = compare_trees(tree, committed)
-        with tempfile.TemporaryDirectory() as tmp:
-            fresh = os.path.join(tmp, f"{name}.h5")
-            write_fixture(fresh, tree)
-            identical = sha256(fresh) == sha256(path)
-        versions = {k: committed["attrs"]["/"].get(k) for k in ("torch_version", "transformers_version")}
-        now = dict(torch_version=str(torch.__version__), transformers_version=transformers.__version__)
-        note = "" if versions == now else f" (committed with {versions}, now {now})"
-        if problems:
-            failed = True
-            print(f"{name}: OUT OF DATE{note}")
-            for p in problems[:20]:
-                print(f"  {p}")
+        tree = compute(name, spec)
+        if args.check:
+            failed |= not check_fixture(name, path, tree)
         else:
-            print(f"{name}: current ({'byte-identical' if identical else 'numerically equal, bytes differ'}){note}")
+            write_fixture(path, tree)
+            summarize(name, path, tree)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(fixture_main(__doc__, FIXTURE_DIR, MODEL_SPECS, compute_fixture, print_summary))

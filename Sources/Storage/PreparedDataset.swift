@@ -87,6 +87,11 @@ public enum PreparedDatasetWriter {
                 guard example.tokens.count == example.lossMask.count, !example.tokens.isEmpty else {
                     throw PreparedDatasetError(path: path, message: "example \(example.inputIndex): \(example.tokens.count) tokens, \(example.lossMask.count) mask values")
                 }
+                // Nothing predicts an example's first token: a target there would be counted in the loss's
+                // denominator but never trained.
+                guard example.lossMask[0] == 0 else {
+                    throw PreparedDatasetError(path: path, message: "example \(example.inputIndex): its first token is marked as a target; nothing predicts it")
+                }
                 tokens += example.tokens
                 mask += example.lossMask
                 targets += Int32(example.lossMask.reduce(0) { $0 + Int($1) })

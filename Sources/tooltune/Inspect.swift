@@ -1,9 +1,11 @@
 import ArgumentParser
 import Storage
+import Training
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what an HDF5 file holds: groups, datasets (type, shape) and attributes.")
+        abstract: "Show what an HDF5 file holds: groups, datasets (type, shape) and attributes.",
+        discussion: "A training checkpoint is summarized first: step, epoch, tokens, model, parameter count, metrics.")
 
     @Argument(help: "Any HDF5 file: a checkpoint, a prepared dataset, a fixture.")
     var file: String
@@ -17,6 +19,9 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let h5 = try HDF5File(file, mode: .readOnly)
         print(file)
+        if let checkpoint = try? TrainingCheckpoint.describe(file) {
+            checkpoint.summaryLines().forEach { print($0) }
+        }
         for line in try h5.treeDescription(attributes: attributes, maxValueLength: full ? nil : 120) {
             print(line)
         }

@@ -81,6 +81,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path("long.h5")))
     }
 
+    /// A target on an example's first token would count in the loss's denominator but never be trained.
+    @Test func refusesATargetOnAnExamplesFirstToken() throws {
+        let sequences: [[Example]] = [[([2, 10, 11], [0, 1, 1], 0), ([2, 20, 21], [1, 1, 1], 7)]]
+        #expect {
+            try PreparedDatasetWriter.write(to: path("first.h5"), sequences: sequences, metadata: Self.metadata)
+        } throws: { "\($0)".contains("example 7: its first token is marked as a target") }
+        #expect(!FileManager.default.fileExists(atPath: path("first.h5")))
+    }
+
     @Test func wrongFilesGiveClearErrors() throws {
         func message(_ file: String) -> String {
             do {

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Rank 0's progress lines: step, epoch, loss, learning rate, gradient norm, tokens/s, the share of the
+/// step spent in allreduce, and the time left at the recent pace.
+struct Progress {
+    let totalSteps: Int
+    let startStep: Int
+    private var recent: [Double] = []
+
+    init(totalSteps: Int, startStep: Int) {
+        self.totalSteps = totalSteps
+        self.startStep = startStep
+    }
+
+    /// The line for a finished step; keeps the last 20 step times for the ETA.
+    mutating func line(_ m: StepMetrics, epochs: Int) -> String {
+        recent.append(m.seconds)
+        if recent.count > 20 { recent.removeFirst() }
+        let pace = recent.reduce(0, +) / Double(recent.count)
+        let width = String(totalSteps).count
+        let step = String(repeating: " ", count: max(0, width - String(m.step).count)) + String(m.step)
+        let commShare = m.seconds > 0 ? 100 * m.communicationSeconds / m.seconds : 0
+        return String(format: "step %@/%d  epoch %d/%d  loss %.4f  lr %.2e  grad %.3f  %@ tok/s  comm %.0f%%  eta %@%@",
+                      step, totalSteps, m.epoch + 1, epochs, m.loss, m.lr, m.gradNorm,
+                      Int(m.tokensPerSecond.rounded()).formatted(), commShare,
+                      Progress.duration(pace * Double(totalSteps - m.step)), m.skipped ? "  SKIPPED (not finite)" : "")
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+
+    static func summary(_ s: TrainSummary) -> String {
+        var text = "done: \(s.stepsDone)/\(s.totalSteps) steps"
+        if let signal = s.stoppedBySignal { text = "stopped by signal \(signal) after step \(s.stepsDone)/\(s.totalSteps)" }
+        else if !s.complete { text = "stopped after step \(s.stepsDone)/\(s.totalSteps)" }
+        let rate = s.seconds > 0 ? Double(s.tokens) / s.seconds : 0
+        text += String(format: "; this session %@ tokens in %@ (%@ tok/s), %.0f%% in allreduce",
+                       s.tokens.formatted(), duration(s.seconds), Int(rate.rounded()).formatted(), 100 * s.communicationShare)
+        if let checkpoint = s.lastCheckpoint { text += "; last checkpoint \(checkpoint)" }
+        return text
+    }
+}

@@ -1,0 +1,340 @@
+import Distributed
+import Foundation
+import Kernels
+import OPT
+import Storage
+import Tokenizer
+
+/// Options of one `tooltune train` invocation that are not part of the job.
+public struct TrainOptions: Sendable {
+    /// Stop (with a checkpoint) once this many optimizer steps are done in total; the schedule is the
+    /// job's, so a later resume continues exactly as if the run had never stopped.
+    public var stopAfterStep: Int?
+    /// Where rank 0 writes progress lines.
+    public var log: @Sendable (String) -> Void
+
+    public init(stopAfterStep: Int? = nil, log: @escaping @Sendable (String) -> Void = { print($0) }) {
+        self.stopAfterStep = stopAfterStep
+        self.log = log
+    }
+}
+
+/// How a run ended.
+public struct TrainSummary: Sendable {
+    public var stepsDone: Int
+    public var totalSteps: Int
+    public var tokens: Int
+    public var seconds: Double
+    public var communicationShare: Double
+    public var lastCheckpoint: String?
+    /// The signal that stopped the run early, if one did.
+    public var stoppedBySignal: Int32?
+    public var complete: Bool { stepsDone >= totalSteps }
+}
+
+/// A non-finite loss or gradient norm, which stops the job unless train.skip_nonfinite is set.
+public struct NonFiniteStepError: Error, CustomStringConvertible {
+    public let step: Int
+    public let loss: Double
+    public let gradNorm: Double
+    public var description: String {
+        "step \(step): loss \(loss), gradient norm \(gradNorm) is not finite; lower train.optimizer.lr, check the data, "
+            + "or set train.skip_nonfinite: true to skip such steps"
+    }
+}
+
+/// A job that cannot start, with the reason.
+public struct TrainError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Data-parallel training of one job over the ranks of `comm`. Rank 0 (the coordinator) plans every step
+/// and broadcasts it; every rank runs forward/backward on its share, gradients are summed over ranks in
+/// buckets while backward runs, and every rank takes the same clipped AdamW step. Rank 0 logs and writes
+/// checkpoints.
+public final class Trainer {
+    let job: JobSpec
+    let comm: Communicator
+    let options: TrainOptions
+    let run: RunDirectory
+    /// Steps in each epoch, as the coordinator planned and broadcast them.
+    var stepsPerEpoch: [Int] = []
+    var coordinator: Bool { comm.isCoordinator }
+
+    public init(job: JobSpec, comm: Communicator, options: TrainOptions = TrainOptions()) {
+        self.job = job
+        self.comm = comm
+        self.options = options
+        run = RunDirectory(job.checkpoint.dir)
+    }
+
+    func log(_ line: String) { if coordinator { options.log(line) } }
+
+    public func train() throws -> TrainSummary {
+        if let ranks = job.distributed.ranks, ranks != comm.size {
+            throw TrainError("\(job.file): distributed.ranks is \(ranks), but mpirun started \(comm.size) ranks")
+        }
+        BLAS.threadCount = job.distributed.threadsPerRank
+        Parallel.threadCount = job.distributed.threadsPerRank
+
+        let tokenizer = try Tokenizer(folder: job.tokenizer.path)
+        let dataset = try openDataset(tokenizer: tokenizer)
+        let model = try OPTModel(config: job.model.config)
+        let optimizer = AdamW(parameterCount: model.layout.count, hyperparameters: .init(
+            learningRate: job.train.optimizer.lr, beta1: job.train.optimizer.betas.0,
+            beta2: job.train.optimizer.betas.1, epsilon: job.train.optimizer.eps))
+        var (state, metrics) = try initialize(model, optimizer, tokenizer: tokenizer)
+        try verifyIdenticalWeights(model)
+
+        // The plan: only the coordinator computes it; the others learn the step count and each step.
+        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths, globalBatchTokens: job.train.globalBatchTokens,
+                                   microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
+        var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
+        try comm.broadcast(&stepsPerEpoch)
+        self.stepsPerEpoch = stepsPerEpoch.map { Int($0) }
+        let planned = self.stepsPerEpoch.reduce(0, +)
+        let totalSteps = min(planned, job.train.maxSteps ?? planned)
+        let schedule = LearningRateSchedule(job.train.schedule, baseLR: job.train.optimizer.lr, totalSteps: totalSteps)
+        let groups = model.layout.optimizerGroups(weightDecay: job.train.optimizer.weightDecay)
+        let buckets = GradientBuckets(comm: comm, buffer: model.gradients.pointer,
+                                      bucketBytes: Int(job.distributed.bucketMB * 1_048_576))
+        log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
+            + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
+            + "\(model.layout.count.formatted()) parameters; allreduce "
+            + (buckets.overlaps ? "overlapped with backward" : "after backward"))
+        if state.globalStep > 0 { log("resuming after step \(state.globalStep) (epoch \(state.epoch + 1), step \(state.stepInEpoch + 1) of it)") }
+
+        try run.create()
+        let metricsLog = MetricsLog(url: run.metricsFile)
+        if coordinator { try metricsLog.truncate(afterStep: state.globalStep) }
+        StopSignal.install()
+        var progress = Progress(totalSteps: totalSteps, startStep: state.globalStep)
+        var lastCheckpoint: String?
+        var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
+        var stoppedBy: Int32?
+        var steps: [StepPlan] = []
+
+        while state.globalStep < totalSteps {
+            // The coordinator's decision for this boundary: stop (signal or --stop-after-step), or the next step.
+            var control: [Int64] = []
+            if coordinator {
+                if let signal = StopSignal.requested {
+                    control = [1, Int64(signal)]
+                } else if let stop = options.stopAfterStep, state.globalStep >= stop {
+                    control = [1, 0]
+                } else {
+                    if steps.isEmpty || steps.first?.epoch != state.epoch { steps = planner.steps(epoch: state.epoch) }
+                    control = [0, 0] + steps[state.stepInEpoch].encoded
+                }
+            }
+            try comm.broadcast(&control)
+            if control[0] == 1 {
+                stoppedBy = control[1] == 0 ? nil : Int32(control[1])
+                break
+            }
+            guard let plan = StepPlan(encoded: Array(control.dropFirst(2))) else {
+                throw TrainError("rank \(comm.rank): received a malformed step plan")
+            }
+
+            let record = try step(plan, model: model, optimizer: optimizer, groups: groups, buckets: buckets,
+                                  dataset: dataset, schedule: schedule, state: &state)
+            metrics.append(record)
+            sessionTokens += record.tokens
+            sessionSeconds += record.seconds
+            sessionCommunication += record.communicationSeconds
+            if coordinator {
+                try metricsLog.append(record)
+                options.log(progress.line(record, epochs: job.train.epochs))
+            }
+            if state.globalStep % job.checkpoint.everySteps == 0 || state.globalStep == totalSteps {
+                lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
+            }
+        }
+        // Stopped between checkpoints (signal, --stop-after-step): save where the run stands.
+        if state.globalStep > 0, !FileManager.default.fileExists(atPath: run.checkpointPath(step: state.globalStep).path) {
+            lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
+        }
+        try comm.barrier()
+        let summary = TrainSummary(stepsDone: state.globalStep, totalSteps: totalSteps, tokens: sessionTokens,
+                                   seconds: sessionSeconds,
+                                   communicationShare: sessionSeconds > 0 ? sessionCommunication / sessionSeconds : 0,
+                                   lastCheckpoint: lastCheckpoint, stoppedBySignal: stoppedBy)
+        log(Progress.summary(summary))
+        return summary
+    }
+
+    // MARK: Start-up
+
+    /// The prepared training data: prepared by rank 0 first if the file is missing, then opened on every
+    /// rank. Rank 0 checks it was made with this job's tokenizer and sequence length.
+    func openDataset(tokenizer: Tokenizer) throws -> PreparedDataset {
+        guard let path = DataPreparation.datasetPath(.train, job: job) else {
+            throw TrainError("\(job.file): data.train is not set")
+        }
+        if coordinator, !FileManager.default.fileExists(atPath: path) {
+            log("train: \(path) does not exist; preparing the data first")
+            let summary = try DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256).run()
+            summary.lines().forEach(log)
+        }
+        try comm.barrier()
+        let dataset = try PreparedDataset(path: path)
+        if coordinator {
+            let meta = dataset.metadata
+            guard meta.tokenizerSHA256 == tokenizer.sha256 else {
+                throw TrainError("\(path) was prepared with tokenizer \(meta.tokenizerSHA256.prefix(12))…, but tokenizer.path "
+                                 + "\(job.tokenizer.path) is \(tokenizer.sha256.prefix(12))…; run `tooltune prepare \(job.file)` again")
+            }
+            guard meta.maxSeqLen <= job.data.maxSeqLen else {
+                throw TrainError("\(path) was prepared for max_seq_len \(meta.maxSeqLen), the job says \(job.data.maxSeqLen); "
+                                 + "run `tooltune prepare \(job.file)` again")
+            }
+            guard dataset.maxTokenID < job.model.config.vocabSize else {
+                throw TrainError("\(path) has token id \(dataset.maxTokenID), outside the model's vocab_size \(job.model.config.vocabSize)")
+            }
+            guard dataset.sequenceCount > 0 else { throw TrainError("\(path) holds no sequences") }
+        }
+        return dataset
+    }
+
+    /// The starting weights, optimizer state and cursor: a checkpoint to resume from (checkpoint.resume),
+    /// else the job's model.init.
+    func initialize(_ model: OPTModel, _ optimizer: AdamW, tokenizer: Tokenizer) throws -> (TrainerState, [StepMetrics]) {
+        let resumeFrom: String?
+        switch job.checkpoint.resume {
+        case .never:
+            if let latest = try run.latestCheckpoint() {
+                throw TrainError("\(job.file): checkpoint.resume is never, but \(latest.path) exists; "
+                                 + "use resume: auto, or move \(run.root.path) away")
+            }
+            resumeFrom = nil
+        case .auto: resumeFrom = try run.latestCheckpoint()?.path
+        case .from(let path): resumeFrom = path
+        }
+        if let resumeFrom {
+            let contents = try TrainingCheckpoint.restore(resumeFrom, model: model, optimizer: optimizer)
+            if contents.provenance.tokenizerSHA256 != tokenizer.sha256 {
+                throw TrainError("\(resumeFrom) was trained with another tokenizer than \(job.tokenizer.path)")
+            }
+            if contents.provenance.worldSize != comm.size {
+                log("note: \(resumeFrom) was written by \(contents.provenance.worldSize) ranks, this run has \(comm.size): "
+                    + "the same steps, but sums in another order (not bit-identical)")
+            }
+            return (contents.state, contents.metrics)
+        }
+        switch job.model.initialization {
+        case .random:
+            model.initializeRandomly(seed: UInt64(job.seed))
+        case .checkpoint:
+            let file = try HDF5File(job.model.path!, mode: .readOnly)
+            try ModelCheckpoint.read(into: model, from: file)
+        case .hf:
+            throw TrainError("\(job.file): model.init hf is not available in this build; import the model with "
+                             + "`tooltune import-hf` and use init: checkpoint")
+        }
+        return (TrainerState(), [])
+    }
+
+    /// Every rank must start from the same weights: compares a checksum of the parameter bits.
+    func verifyIdenticalWeights(_ model: OPTModel) throws {
+        let checksum = Int64(bitPattern: weightChecksum(model.parameters.pointer, count: model.layout.count))
+        let low = try comm.allreduce(checksum, .min), high = try comm.allreduce(checksum, .max)
+        guard low == high else {
+            throw TrainError("rank \(comm.rank): the ranks hold different weights before step 1 (checksums differ)")
+        }
+    }
+
+    // MARK: One step
+
+    func step(_ plan: StepPlan, model: OPTModel, optimizer: AdamW, groups: [AdamW.Group], buckets: GradientBuckets,
+              dataset: PreparedDataset, schedule: LearningRateSchedule, state: inout TrainerState) throws -> StepMetrics {
+        let start = Date()
+        let mine = plan.microBatches[comm.rank]
+        let sequences = mine.flatMap { $0 }
+        var counts: [Int64] = [sequences.reduce(0) { $0 + Int64(dataset.targetCounts[$1]) },
+                               sequences.reduce(0) { $0 + Int64(dataset.length(ofSequence: $1)) }]
+        try comm.allreduce(&counts, .sum)
+        let globalTargets = Int(counts[0]), globalTokens = Int(counts[1])
+        guard globalTargets > 0 else { throw TrainError("step \(state.globalStep + 1) has no target tokens") }
+
+        model.zeroGradients()
+        let scale = 1 / Float(globalTargets)
+        let dropout = Dropout(probability: Float(job.train.dropout), seed: UInt64(job.seed), step: UInt64(state.globalStep))
+        var lossSum = 0.0
+        for (index, micro) in mine.enumerated() {
+            let packed = try micro.map { try dataset.readSequence($0) }
+            let batch = try MicroBatch(packed: packed, length: dataset.metadata.maxSeqLen, padID: Int32(job.model.config.padTokenId))
+            lossSum += try model.forward(batch, dropout: dropout).lossSum
+            // Buckets go out during the last backward, when the gradients of this step are complete.
+            let last = index == mine.count - 1
+            model.backward(scale: scale, onGradientsReady: last ? { buckets.ready($0) } : nil)
+        }
+        if mine.isEmpty { model.layout.gradientReadyOrder.forEach(buckets.ready) }
+        let computeEnd = Date()
+        let timing = try buckets.finish()
+        var sums = [lossSum]
+        try comm.allreduce(&sums, .sum)
+        let loss = sums[0] / Double(globalTargets)
+
+        let gradients = model.gradients.pointer, count = model.layout.count
+        let norm = job.train.maxGradNorm > 0
+            ? GradientClipping.clip(gradients, count: count, maxNorm: job.train.maxGradNorm)
+            : GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
+        let lr = schedule.learningRate(atStep: state.globalStep)
+        let finite = loss.isFinite && norm.isFinite
+        if !finite && !job.train.skipNonfinite {
+            throw NonFiniteStepError(step: state.globalStep + 1, loss: loss, gradNorm: norm)
+        }
+        let updateStart = Date()
+        if finite {
+            optimizer.update(parameters: model.parameters.pointer, gradients: gradients, groups: groups, learningRate: lr)
+        } else {
+            state.skippedSteps += 1
+        }
+        let end = Date()
+
+        state.globalStep += 1
+        state.tokensSeen += globalTokens
+        state.stepInEpoch += 1
+        if state.stepInEpoch >= stepsPerEpoch[plan.epoch] {
+            state.epoch += 1
+            state.stepInEpoch = 0
+        }
+        let seconds = end.timeIntervalSince(start)
+        return StepMetrics(step: state.globalStep, epoch: plan.epoch, loss: loss, lr: lr, gradNorm: norm,
+                           tokens: globalTokens, targetTokens: globalTargets, tokensPerSecond: Double(globalTokens) / seconds,
+                           seconds: seconds,
+                           computeSeconds: computeEnd.timeIntervalSince(start) + end.timeIntervalSince(updateStart),
+                           communicationSeconds: timing.communication, waitSeconds: timing.wait, skipped: !finite)
+    }
+
+
+    // MARK: Checkpoints
+
+    /// Rank 0 writes step-NNNNNN.h5 atomically, points LATEST at it and prunes old ones; the other
+    /// ranks go on to the next step and wait for rank 0 in its first collective.
+    func writeCheckpoint(_ model: OPTModel, _ optimizer: AdamW, _ state: TrainerState, _ metrics: [StepMetrics],
+                         tokenizer: Tokenizer) throws -> String {
+        let path = run.checkpointPath(step: state.globalStep)
+        guard coordinator else { return path.path }
+        let start = Date()
+        try TrainingCheckpoint.write(to: path.path, model: model, optimizer: optimizer,
+                                     optimizerSettings: job.train.optimizer, state: state, metrics: metrics,
+                                     provenance: .init(jobText: job.text, tokenizerSHA256: tokenizer.sha256, worldSize: comm.size))
+        try run.setLatest(path)
+        try run.prune(keepLast: job.checkpoint.keepLast)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path.path))?[.size] as? Int ?? 0
+        log(String(format: "checkpoint: %@ (%.1f MB, %.2f s)", path.path, Double(size) / 1e6, Date().timeIntervalSince(start)))
+        return path.path
+    }
+}
+
+/// FNV-1a over the bit patterns of `count` floats: equal buffers give equal sums, and one flipped bit
+/// changes it.
+func weightChecksum(_ values: UnsafePointer<Float>, count: Int) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for i in 0..<count {
+        hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x0000_0100_0000_01B3
+    }
+    return hash
+}
