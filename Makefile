@@ -27,12 +27,14 @@ test: deps
 doctor: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor
 
-# The demo from scratch: check the ranks, prepare the demo data, train on $(RANKS) ranks.
+# The demo from scratch: check the ranks, prepare the demo data, train on $(RANKS) ranks, then score the
+# first and the last checkpoint on the held-out demo steps and queries and print them side by side.
 run: build
 	$(MPIRUN) -n $(RANKS) $(BIN) doctor --threads 1
 	rm -rf runs/demo
 	$(BIN) prepare jobs/demo.yaml
 	$(MPIRUN) -n $(RANKS) $(BIN) train jobs/demo.yaml
+	$(MPIRUN) -n $(RANKS) $(BIN) eval jobs/demo.yaml --checkpoints runs/demo/checkpoints --first-last
 
 clean:
 	rm -rf .build runs/demo

@@ -56,6 +56,21 @@ public struct QueryScore: Codable, Equatable, Sendable {
     /// The documented proxy pass: nonEmptyAnswer ∧ hallucinationFree ∧ at least one relevant API called
     /// with valid arguments. Not ToolBench's pass rate (that needs an LLM judge and live APIs).
     public var proxyPass: Bool
+
+    public init(firstCallRelevant: Bool, relevantRecall: Double?, relevantPrecision: Double?, finished: Bool, gaveAnswer: Bool,
+                gaveUp: Bool, nonEmptyAnswer: Bool, hallucinationFree: Bool, apiCalls: Int, validCalls: Int, proxyPass: Bool) {
+        self.firstCallRelevant = firstCallRelevant
+        self.relevantRecall = relevantRecall
+        self.relevantPrecision = relevantPrecision
+        self.finished = finished
+        self.gaveAnswer = gaveAnswer
+        self.gaveUp = gaveUp
+        self.nonEmptyAnswer = nonEmptyAnswer
+        self.hallucinationFree = hallucinationFree
+        self.apiCalls = apiCalls
+        self.validCalls = validCalls
+        self.proxyPass = proxyPass
+    }
 }
 
 /// How a rollout ended.

@@ -105,7 +105,9 @@ public struct SVGChart: Sendable {
             let magnitude = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
             var step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw }!
             if integers { step = max(1, step.rounded()) }
-            self.init(lower: Foundation.floor(lo / step) * step, upper: Foundation.ceil(hi / step) * step, step: step)
+            // Steps and counts never go below 0: do not draw an axis that does.
+            let floor = (values.min() ?? 0) >= 0 ? 0.0 : -Double.infinity
+            self.init(lower: max(floor, Foundation.floor(lo / step) * step), upper: Foundation.ceil(hi / step) * step, step: step)
         }
 
         var ticks: [Double] {

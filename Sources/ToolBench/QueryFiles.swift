@@ -7,6 +7,13 @@ public struct APIParameter: Sendable, Equatable {
     public var type: JSONValue
     public var description: String
     public var defaultValue: JSONValue
+
+    public init(name: String, type: JSONValue, description: String, defaultValue: JSONValue) {
+        self.name = name
+        self.type = type
+        self.description = description
+        self.defaultValue = defaultValue
+    }
 }
 
 /// One entry of a query's `api_list` (ToolBench's instruction format; StableToolBench adds
@@ -19,6 +26,17 @@ public struct QueryAPI: Sendable, Equatable {
     public var requiredParameters: [APIParameter]
     public var optionalParameters: [APIParameter]
     public var templateResponse: JSONValue?
+
+    public init(categoryName: String, toolName: String, apiName: String, apiDescription: String,
+                requiredParameters: [APIParameter], optionalParameters: [APIParameter], templateResponse: JSONValue?) {
+        self.categoryName = categoryName
+        self.toolName = toolName
+        self.apiName = apiName
+        self.apiDescription = apiDescription
+        self.requiredParameters = requiredParameters
+        self.optionalParameters = optionalParameters
+        self.templateResponse = templateResponse
+    }
 }
 
 /// A `[tool_name, api_name]` pair of a query's `relevant APIs`, with the names as written.
@@ -34,6 +52,14 @@ public struct ToolBenchQuery: Sendable {
     public var apis: [QueryAPI]
     public var relevantAPIs: [APIReference]
     public var source: ExampleSource
+
+    public init(queryID: String, query: String, apis: [QueryAPI], relevantAPIs: [APIReference], source: ExampleSource) {
+        self.queryID = queryID
+        self.query = query
+        self.apis = apis
+        self.relevantAPIs = relevantAPIs
+        self.source = source
+    }
 }
 
 /// ToolBench query files (`data/instruction/G1_query.json`, StableToolBench's

@@ -1,11 +1,12 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (printed figures; compare with scripts/bench_pytorch.py via scripts/bench_train_step.sh).",
-        subcommands: [TrainStep.self])
+        abstract: "Benchmarks (printed figures; compared with PyTorch by scripts/bench_train_step.sh and scripts/bench_generate.py).",
+        subcommands: [TrainStep.self, Generate.self])
 
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -39,6 +40,41 @@ struct Bench: ParsableCommand {
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
                 TrainStepBenchmark.report(result).forEach { print($0) }
+            }
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time greedy generation with the KV cache: prefill, then one token at a time.",
+            discussion: "The prompt is BOS then ids 3 + (i * 7919) % (vocab - 3), as scripts/bench_generate.py gives transformers; no early stop. Medians over --repeats runs after --warmup.")
+
+        @Option(help: "A model file (.h5 with /model and model_config).")
+        var model: String
+        @Option(help: "Prompt length in tokens, BOS included.")
+        var promptTokens = 512
+        @Option(help: "Tokens to generate.")
+        var newTokens = 128
+        @Option(help: "Timed runs.")
+        var repeats = 3
+        @Option(help: "Untimed runs first.")
+        var warmup = 1
+        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Flag(help: "Print one JSON line instead of the summary.")
+        var json = false
+
+        func run() throws {
+            let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
+                                                           repeats: repeats, warmup: warmup, threads: threads))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(String(format: "prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
+                             result.promptTokens, result.newTokens, result.threads, result.prefillSeconds, result.totalSeconds,
+                             result.generatedTokensPerSecond, result.decodeTokensPerSecond))
             }
         }
     }

@@ -303,7 +303,8 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         try Data(config.utf8).write(to: model.appendingPathComponent("config.json"))
         try Data(#"{"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "Ġthe": 50264}"#.utf8).write(to: model.appendingPathComponent("vocab.json"))
         try Data("#version: 0.2\nĠ t\n".utf8).write(to: model.appendingPathComponent("merges.txt"))
-        for folder in ["data/toolbench/answer", "data/toolbench/eval", "data/toolbench/test_query_ids"] {
+        for folder in ["data/toolbench/answer", "data/toolbench/eval", "data/toolbench/test_query_ids",
+                       "data/toolbench/solvable_queries/test_instruction"] {
             try files.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         let valid = try runProcess(ToolTuneBinary.path, ["validate", job], cwd: root)
