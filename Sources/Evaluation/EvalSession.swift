@@ -13,8 +13,8 @@ public struct EvalSession {
         /// Every `step-NNNNNN.h5` in a folder by step; `firstAndLast` keeps only those two.
         case folder(String, firstAndLast: Bool)
         /// The job's checkpoints folder, polled every `seconds` for checkpoints without an evaluation;
-        /// runs until interrupted.
-        case watch(seconds: Double)
+        /// runs until interrupted, or until a checkpoint of step `untilStep` or later has an evaluation.
+        case watch(seconds: Double, untilStep: Int?)
     }
 
     public let job: JobSpec
@@ -51,24 +51,37 @@ public struct EvalSession {
             guard !files.isEmpty else { throw EvalError("\(folder): no step-NNNNNN.h5 checkpoints") }
             if firstAndLast { files = files.count > 1 ? [files.first!, files.last!] : files }
             for file in files { done += try evaluate(file) }
-        case .watch(let seconds):
+        case .watch(let seconds, let untilStep):
             let folder = RunDirectory(job.checkpoint.dir).checkpointsFolder.path
-            if comm.rank == 0 { output("watching \(folder) every \(seconds) s for new checkpoints (Ctrl-C stops)") }
+            if comm.rank == 0 {
+                output("watching \(folder) every \(seconds) s for new checkpoints ("
+                       + (untilStep.map { "until step \($0) is scored" } ?? "Ctrl-C stops") + ")")
+            }
             while true {
-                // Rank 0 decides, so every rank scores the same file.
-                var next = ""
+                // Rank 0 decides, so every rank does the same: "score <file>", "wait" or "stop".
+                var next = "wait"
                 if comm.rank == 0 {
-                    let waiting = try Self.checkpoints(in: folder).filter { file in
-                        let name = (try? CheckpointInfo.read(file).evaluationName) ?? ""
-                        return !FileManager.default.fileExists(atPath: evalFolder.appendingPathComponent(name + ".json").path)
+                    var waiting: [String] = [], finished = false
+                    for file in try Self.checkpoints(in: folder) {
+                        let info = try CheckpointInfo.read(file)
+                        if FileManager.default.fileExists(atPath: evalFolder.appendingPathComponent(info.evaluationName + ".json").path) {
+                            if let untilStep, let step = info.step, step >= untilStep { finished = true }
+                        } else {
+                            waiting.append(file)
+                        }
                     }
-                    next = (job.eval.everyCheckpoint ? waiting.first : waiting.last) ?? ""
+                    if let file = job.eval.everyCheckpoint ? waiting.first : waiting.last {
+                        next = "score " + file
+                    } else if finished {
+                        next = "stop"
+                    }
                 }
                 next = try comm.broadcast(next)
-                if next.isEmpty {
+                if next == "stop" { break }
+                if next == "wait" {
                     Thread.sleep(forTimeInterval: seconds)
                 } else {
-                    done += try evaluate(next)
+                    done += try evaluate(String(next.dropFirst("score ".count)))
                 }
             }
         }

@@ -27,11 +27,14 @@ struct Eval: ParsableCommand {
     @Flag(help: "With --checkpoints: only the first and the last.")
     var firstLast = false
 
-    @Flag(help: "Score each new checkpoint of the job as it lands (eval.every_checkpoint false: only the newest waiting); runs until interrupted.")
+    @Flag(help: "Score each new checkpoint of the job as it lands (eval.every_checkpoint false: only the newest waiting), until interrupted or --until-step.")
     var watch = false
 
     @Option(help: ArgumentHelp("With --watch: seconds between looks.", valueName: "S"))
     var poll: Double = 30
+
+    @Option(help: ArgumentHelp("With --watch: stop once a checkpoint of this step or later is scored.", valueName: "N"))
+    var untilStep: Int?
 
     @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file.", valueName: "N"))
     var limit: Int?
@@ -45,6 +48,7 @@ struct Eval: ParsableCommand {
         if firstLast && checkpoints == nil { throw ValidationError("--first-last goes with --checkpoints") }
         if let limit, limit < 1 { throw ValidationError("--limit needs a count of at least 1") }
         if poll <= 0 { throw ValidationError("--poll needs a positive number of seconds") }
+        if untilStep != nil && !watch { throw ValidationError("--until-step goes with --watch") }
     }
 
     func run() throws {
@@ -56,7 +60,7 @@ struct Eval: ParsableCommand {
             let comm = try Communicator.world()
             try comm.runCollectively { comm in
                 let session = try EvalSession(job: spec, limit: limit, comm: comm) { if comm.rank == 0 { print($0) } }
-                let selection: EvalSession.Selection = watch ? .watch(seconds: poll)
+                let selection: EvalSession.Selection = watch ? .watch(seconds: poll, untilStep: untilStep)
                     : checkpoints.map { .folder($0, firstAndLast: firstLast) } ?? .files(checkpoint)
                 try session.run(selection)
             }

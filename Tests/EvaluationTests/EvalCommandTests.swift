@@ -118,6 +118,24 @@ import Training
         }
     }
 
+    /// --watch scores the checkpoints that have no evaluation, oldest first, then stops at --until-step.
+    @Test func watchScoresNewCheckpointsUntilTheLastStep() throws {
+        try prepare()
+        let checkpoints = root.appendingPathComponent("run/checkpoints")
+        try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+        for step in [3, 9] {
+            try FileManager.default.copyItem(atPath: checkpoint, toPath: checkpoints.appendingPathComponent(String(format: "step-%06d.h5", step)).path)
+        }
+        let result = try runProcess(ToolTuneBinary.path, ["eval", job, "--watch", "--poll", "0.1", "--until-step", "9", "--limit", "1"],
+                                    timeout: 300)
+        #expect(result.status == 0 && !result.timedOut, "\(result.stderr)")
+        #expect(result.stdout.contains("until step 9 is scored"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: evalFolder.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files == ["step-000003.json", "step-000009.json"])
+        // Both scored in one watch: the side-by-side table at the end.
+        #expect(result.stdout.contains("step 3") && result.stdout.contains("change"))
+    }
+
     @Test func aStaleEvalDatasetIsAnError() throws {
         try prepare()
         // Prepare again with a shorter max_seq_len into the same place, then put the job back.
