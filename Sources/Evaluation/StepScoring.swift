@@ -15,8 +15,8 @@ public struct StepScore: Codable, Equatable, Sendable {
     public var actionInputJSON: Bool
     public var goldFinish: Bool
     public var predictedFinish: Bool
-    /// Gold API-call steps only: F1 of the argument keys, and whether the arguments equal the gold ones
-    /// after JSON canonicalisation.
+    /// Gold API-call steps only: F1 of the argument keys (0 when the prediction is not a JSON object),
+    /// and whether the arguments equal the gold ones after JSON canonicalisation.
     public var argumentKeyF1: Double?
     public var argumentsExact: Bool?
     /// Gold Finish steps only: the prediction is a Finish with the gold return_type.
@@ -50,8 +50,13 @@ public struct StepScore: Codable, Equatable, Sendable {
                 && FinishCall.parse(predicted.actionInput).returnType == FinishCall.parse(gold.actionInput).returnType
         } else {
             let goldArguments = ActionArguments.parse(gold.actionInput)
-            score.argumentKeyF1 = ActionArguments.keyF1(predicted: ActionArguments.keys(predictedArguments),
-                                                        gold: ActionArguments.keys(goldArguments))
+            // Arguments that are not a JSON object match nothing, even when the gold step has none.
+            if case .object? = predictedArguments {
+                score.argumentKeyF1 = ActionArguments.keyF1(predicted: ActionArguments.keys(predictedArguments),
+                                                            gold: ActionArguments.keys(goldArguments))
+            } else {
+                score.argumentKeyF1 = 0
+            }
             if let goldArguments {
                 score.argumentsExact = predictedArguments.map { ActionArguments.equivalent($0, goldArguments) } ?? false
             } else {

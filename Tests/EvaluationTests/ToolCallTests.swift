@@ -63,6 +63,11 @@ import ToolBench
         #expect(!empty.formatValid && empty.hallucinated == true && empty.finishDecisionCorrect && empty.argumentKeyF1 == 0)
         let cutOff = score("\nThought: \nAction: weather_for_demo\nAction Input: {\"city\": \"Oslo\", \"days\": 3}", clean: false)
         #expect(!cutOff.formatValid && cutOff.argumentsExact == true)
+        // Gold without arguments: {} matches, anything that is not an object does not.
+        let noArguments = ReactOutput.parse("\nThought: \nAction: time_for_demo\nAction Input: {}")
+        #expect(score("\nThought: \nAction: time_for_demo\nAction Input: {}", gold: noArguments).argumentKeyF1 == 1)
+        #expect(score("\nThought: \nAction: time_for_demo\nAction Input: {\"a\"", gold: noArguments).argumentKeyF1 == 0)
+        #expect(score("\nThought: \nAction: time_for_demo\nAction Input: []", gold: noArguments).argumentKeyF1 == 0)
         let finishInstead = score("\nThought: \nAction: Finish\nAction Input: {\"return_type\": \"give_up_and_restart\"}")
         #expect(!finishInstead.finishDecisionCorrect && finishInstead.hallucinated == false)
         let unknownFunctions = StepScore.score(ReactOutput.parse("\nThought: \nAction: x\nAction Input: {}"), endedCleanly: true,
