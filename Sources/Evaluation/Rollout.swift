@@ -89,6 +89,8 @@ public struct RolloutResult: Codable, Equatable, Sendable {
     public var steps: [RolloutStep]
     public var end: RolloutEnd
     public var finalAnswer: String?
+    /// Why the next prompt did not fit, when that ended the rollout.
+    public var promptNote: String?
     public var score: QueryScore
 }
 
@@ -114,10 +116,12 @@ public struct Rollout {
         var conversation = prompt.conversation
         var steps: [RolloutStep] = []
         var end = RolloutEnd.maxSteps
-        var finalAnswer: String?
+        var finalAnswer: String?, promptNote: String?
         generator.startCase()
         for index in 0..<maxSteps {
-            guard case .fitted(let fitted) = fitter.fitPrompt(conversation, reserve: reserve) else {
+            let fit = fitter.fitPrompt(conversation, reserve: reserve)
+            guard case .fitted(let fitted) = fit else {
+                if case .tooLong(_, let reason) = fit { promptNote = reason }
                 end = .promptTooLong
                 break
             }
@@ -140,7 +144,8 @@ public struct Rollout {
             conversation.turns += [Turn(.assistant, turn.text), Turn(.function, reply.observation)]
         }
         return RolloutResult(group: group, queryID: prompt.query.queryID, relevant: prompt.relevantFunctions, steps: steps,
-                             end: end, finalAnswer: finalAnswer, score: score(steps, end: end, finalAnswer: finalAnswer))
+                             end: end, finalAnswer: finalAnswer, promptNote: promptNote,
+                             score: score(steps, end: end, finalAnswer: finalAnswer))
     }
 
     func hallucinated(_ action: String) -> Bool { action != "Finish" && !prompt.functionNames.contains(action) }
@@ -184,6 +189,8 @@ public struct QuerySummary: Codable, Equatable, Sendable {
     public var validCallRate: Double?
     public var proxyPassRate: Double?
     public var meanSteps: Double?
+    /// Rollouts that ended because a prompt did not fit `max_seq_len - max_new_tokens` even after the fit policy.
+    public var promptTooLongRate: Double?
 
     public init(_ results: [RolloutResult]) {
         let scores = results.map(\.score)
@@ -200,5 +207,6 @@ public struct QuerySummary: Codable, Equatable, Sendable {
         validCallRate = calls > 0 ? Double(scores.reduce(0) { $0 + $1.validCalls }) / Double(calls) : nil
         proxyPassRate = rate(scores.map(\.proxyPass))
         meanSteps = mean(results.map { Double($0.steps.count) })
+        promptTooLongRate = rate(results.map { $0.end == .promptTooLong })
     }
 }

@@ -1,8 +1,14 @@
 /// A fully connected layer in Hugging Face's `nn.Linear` orientation: the weight is [out, in].
 public enum Linear {
-    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil).
+    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil). One row (a
+    /// decoding step) is a matrix-vector product.
     public static func forward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                into y: UnsafeMutablePointer<Float>, rows n: Int, inFeatures: Int, outFeatures: Int) {
+        if n == 1 {
+            if let bias { y.update(from: bias, count: outFeatures) }
+            matvec(weight, x, into: y, rows: outFeatures, columns: inFeatures, beta: bias == nil ? 0 : 1)
+            return
+        }
         if let bias {
             Parallel.forEach(n, minimumChunk: 64) { range in
                 for r in range { (y + r * outFeatures).update(from: bias, count: outFeatures) }

@@ -55,3 +55,17 @@ public func matmulReproducible(
 
 /// The k block of `matmulReproducible` (OpenBLAS's sgemm k blocking is larger on every x86 and ARM target).
 public let reproducibleBlock = 256
+
+/// y = alpha * A x + beta * y for a row-major A [rows, columns] (leading dimension `lda`), or
+/// y = alpha * A^T x + beta * y with `transpose`, on `cblas_sgemv`. One token through a layer is a
+/// matrix-vector product, which sgemm does several times slower than sgemv (decoding, one token a step).
+@inlinable
+public func matvec(
+    _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+    rows: Int, columns: Int, transpose: Bool = false, alpha: Float = 1, beta: Float = 0, lda: Int? = nil
+) {
+    precondition(rows >= 0 && columns >= 0, "matvec: negative dimension rows=\(rows) columns=\(columns)")
+    if rows == 0 || columns == 0 { return }
+    cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha,
+                a, Int32(lda ?? columns), x, 1, beta, y, 1)
+}

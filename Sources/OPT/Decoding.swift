@@ -103,8 +103,8 @@ extension OPTModel {
                             projected: head + h + 2)
         var logits = [Float](repeating: 0, count: config.vocabSize)
         logits.withUnsafeMutableBufferPointer { out in
-            matmul(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, m: config.vocabSize, n: 1,
-                   k: config.wordEmbedProjDim)
+            matvec(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, rows: config.vocabSize,
+                   columns: config.wordEmbedProjDim)
         }
         return logits
     }

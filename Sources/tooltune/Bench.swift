@@ -35,9 +35,7 @@ struct Bench: ParsableCommand {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
                                                           warmup: warmup, threads: threads, seed: seed))
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                try printJSONLine(result)
             } else {
                 TrainStepBenchmark.report(result).forEach { print($0) }
             }
@@ -68,9 +66,7 @@ struct Bench: ParsableCommand {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
                                                            repeats: repeats, warmup: warmup, threads: threads))
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                try printJSONLine(result)
             } else {
                 print(String(format: "prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
                              result.promptTokens, result.newTokens, result.threads, result.prefillSeconds, result.totalSeconds,
@@ -78,4 +74,11 @@ struct Bench: ParsableCommand {
             }
         }
     }
+}
+
+/// One benchmark result as a JSON line with sorted keys (what the comparison scripts read).
+func printJSONLine(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -107,6 +107,11 @@ enum Demo {
             .run(generator: ScriptedGenerator([String(repeating: "blah ", count: 200)]), fitter: Demo.fitter(1024), reserve: 96, seed: 1)
         #expect(tight.steps.contains { $0.prompt.turnsDropped > 0 || $0.prompt.observationsShortened > 0 } || tight.end == .promptTooLong)
         #expect(tight.steps.allSatisfy { $0.prompt.tokens <= 1024 - 96 })
+        // Too little room even for the system prompt and the query: no turn at all, and why.
+        let none = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
+            .run(generator: ScriptedGenerator(["x"]), fitter: Demo.fitter(200), reserve: 96, seed: 1)
+        #expect(none.end == .promptTooLong && none.steps.isEmpty && none.promptNote?.contains("> 104") == true)
+        #expect(QuerySummary([none, capped]).promptTooLongRate == 0.5)
     }
 
     @Test func groupSummariesAreRatesOverQueries() throws {
