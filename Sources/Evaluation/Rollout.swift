@@ -50,7 +50,8 @@ public struct QueryScore: Codable, Equatable, Sendable {
     public var gaveUp: Bool
     /// give_answer with a final answer that is not blank.
     public var nonEmptyAnswer: Bool
-    public var hallucinationFree: Bool
+    /// No turn called a function outside the prompt's (nil: the rollout had no turn at all).
+    public var hallucinationFree: Bool?
     public var apiCalls: Int
     public var validCalls: Int
     /// The documented proxy pass: nonEmptyAnswer ∧ hallucinationFree ∧ at least one relevant API called
@@ -58,7 +59,7 @@ public struct QueryScore: Codable, Equatable, Sendable {
     public var proxyPass: Bool
 
     public init(firstCallRelevant: Bool, relevantRecall: Double?, relevantPrecision: Double?, finished: Bool, gaveAnswer: Bool,
-                gaveUp: Bool, nonEmptyAnswer: Bool, hallucinationFree: Bool, apiCalls: Int, validCalls: Int, proxyPass: Bool) {
+                gaveUp: Bool, nonEmptyAnswer: Bool, hallucinationFree: Bool?, apiCalls: Int, validCalls: Int, proxyPass: Bool) {
         self.firstCallRelevant = firstCallRelevant
         self.relevantRecall = relevantRecall
         self.relevantPrecision = relevantPrecision
@@ -162,7 +163,7 @@ public struct Rollout {
         let called = Set(calls.map(\.parsed.action))
         let hit = relevant.intersection(called)
         let nonEmpty = end == .giveAnswer && !PythonText.strip(finalAnswer ?? "").isEmpty
-        let hallucinationFree = !steps.contains(where: \.hallucinated)
+        let hallucinationFree = steps.isEmpty ? nil : !steps.contains(where: \.hallucinated)
         let relevantValidCall = steps.contains { relevant.contains($0.parsed.action) && $0.validArguments == true }
         return QueryScore(firstCallRelevant: steps.first.map { relevant.contains($0.parsed.action) } ?? false,
                           relevantRecall: relevant.isEmpty ? nil : Double(hit.count) / Double(relevant.count),
@@ -170,7 +171,7 @@ public struct Rollout {
                           finished: end == .giveAnswer || end == .giveUp, gaveAnswer: end == .giveAnswer, gaveUp: end == .giveUp,
                           nonEmptyAnswer: nonEmpty, hallucinationFree: hallucinationFree, apiCalls: calls.count,
                           validCalls: calls.filter { $0.validArguments == true }.count,
-                          proxyPass: nonEmpty && hallucinationFree && relevantValidCall)
+                          proxyPass: nonEmpty && hallucinationFree == true && relevantValidCall)
     }
 }
 
@@ -184,6 +185,7 @@ public struct QuerySummary: Codable, Equatable, Sendable {
     public var giveAnswerRate: Double?
     public var giveUpRate: Double?
     public var nonEmptyAnswerRate: Double?
+    /// Over the rollouts that had at least one turn.
     public var hallucinationFreeRate: Double?
     /// Calls with valid arguments / all API calls.
     public var validCallRate: Double?
@@ -202,7 +204,7 @@ public struct QuerySummary: Codable, Equatable, Sendable {
         giveAnswerRate = rate(scores.map(\.gaveAnswer))
         giveUpRate = rate(scores.map(\.gaveUp))
         nonEmptyAnswerRate = rate(scores.map(\.nonEmptyAnswer))
-        hallucinationFreeRate = rate(scores.map(\.hallucinationFree))
+        hallucinationFreeRate = rate(scores.compactMap(\.hallucinationFree))
         let calls = scores.reduce(0) { $0 + $1.apiCalls }
         validCallRate = calls > 0 ? Double(scores.reduce(0) { $0 + $1.validCalls }) / Double(calls) : nil
         proxyPassRate = rate(scores.map(\.proxyPass))

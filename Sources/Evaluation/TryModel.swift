@@ -67,7 +67,7 @@ public struct TryModel {
         }
         let s = result.score
         lines.append("--- ended: \(result.end.rawValue)" + (result.finalAnswer.map { "; final answer: \($0)" } ?? ""))
-        lines.append("relevant APIs \(result.relevant); first call relevant \(s.firstCallRelevant), hallucination-free \(s.hallucinationFree), "
+        lines.append("relevant APIs \(result.relevant); first call relevant \(s.firstCallRelevant), hallucination-free \(s.hallucinationFree.map(String.init(describing:)) ?? "n/a"), "
                      + "API calls \(s.apiCalls) (\(s.validCalls) with valid arguments), proxy pass \(s.proxyPass)")
         return lines.joined(separator: "\n")
     }

@@ -111,7 +111,9 @@ enum Demo {
         let none = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
             .run(generator: ScriptedGenerator(["x"]), fitter: Demo.fitter(200), reserve: 96, seed: 1)
         #expect(none.end == .promptTooLong && none.steps.isEmpty && none.promptNote?.contains("> 104") == true)
-        #expect(QuerySummary([none, capped]).promptTooLongRate == 0.5)
+        #expect(none.score.hallucinationFree == nil && !none.score.finished && none.score.relevantRecall == 0)
+        let both = QuerySummary([none, capped])
+        #expect(both.promptTooLongRate == 0.5 && both.hallucinationFreeRate == 0)  // over the one rollout that ran
     }
 
     @Test func groupSummariesAreRatesOverQueries() throws {
