@@ -36,9 +36,6 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Benchmarks (not tests): run by scripts/bench_*.py, which print the figures.
-        .executableTarget(name: "HFLoadBench", dependencies: ["Storage"]),
-
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "Tokenizer", "Training", "TestSupport"]),
