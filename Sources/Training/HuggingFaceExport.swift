@@ -49,23 +49,23 @@ public enum HuggingFaceExport {
         case .none: tokenizerFolder = nil
         case .checkpointJob: tokenizerFolder = try jobTokenizerFolder(file)
         }
-        var tokenizer: Tokenizer?
+        var tokenizer: (folder: String, tokenizer: Tokenizer)?
         if let tokenizerFolder {
-            tokenizer = try HuggingFaceModel.tokenizer(folder: tokenizerFolder, for: config)
-            guard let tokenizer else {
+            guard let loaded = try HuggingFaceModel.tokenizer(folder: tokenizerFolder, for: config) else {
                 throw ModelCheckpointError(file: tokenizerFolder, message: "no vocab.json or merges.txt: not a tokenizer folder")
             }
-            if let recorded, recorded != tokenizer.sha256 {
-                throw ModelCheckpointError(file: tokenizerFolder, message: "tokenizer sha256 \(tokenizer.sha256), but \(checkpoint) "
+            if let recorded, recorded != loaded.sha256 {
+                throw ModelCheckpointError(file: tokenizerFolder, message: "tokenizer sha256 \(loaded.sha256), but \(checkpoint) "
                                            + "was made with \(recorded): not the model's tokenizer")
             }
+            tokenizer = (tokenizerFolder, loaded)
         }
         let model = try OPTModel(config: config)
         try ModelCheckpoint.read(into: model, from: file)
         try file.close()
-        let files = try write(model, dtype: dtype, tokenizer: tokenizerFolder.map { ($0, tokenizer!) }, to: folder, replacing: replacing)
+        let files = try write(model, dtype: dtype, tokenizer: tokenizer, to: folder, replacing: replacing)
         return Summary(folder: folder, files: files, dtype: dtype, parameters: model.layout.count,
-                       tokenizerFolder: tokenizerFolder, tokenizerSHA256: tokenizer?.sha256)
+                       tokenizerFolder: tokenizerFolder, tokenizerSHA256: tokenizer?.tokenizer.sha256)
     }
 
     /// Writes `model` as a Hugging Face folder at `folder` with its tensors in `dtype` and, when given, the

@@ -107,6 +107,9 @@ import Training
         #expect(result.stderr.contains("but \(checkpoint) was made with \(String(repeating: "ab", count: 32))"), "\(result.stderr)")
         let noJob = try tooltune("export-hf", checkpoint, folder)
         #expect(noJob.status != 0 && noJob.stderr.contains("records no job"), "\(noJob.stderr)")
+        let notATokenizer = try tooltune("export-hf", checkpoint, folder, "--tokenizer", scratch.path)
+        #expect(notATokenizer.status != 0 && notATokenizer.stderr.contains("\(scratch.path): no vocab.json or merges.txt"),
+                "\(notATokenizer.stderr)")
         #expect(try leftovers() == ["model.h5"])
     }
 
