@@ -80,11 +80,8 @@ public final class Trainer {
 
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)
-        let model = try OPTModel(config: job.model.config)
-        let optimizer = AdamW(parameterCount: model.layout.count, hyperparameters: .init(
-            learningRate: job.train.optimizer.lr, beta1: job.train.optimizer.betas.0,
-            beta2: job.train.optimizer.betas.1, epsilon: job.train.optimizer.eps))
-        var (state, metrics) = try initialize(model, optimizer, tokenizer: tokenizer)
+        let (model, optimizer, resumed) = try initialize(tokenizer: tokenizer)
+        var (state, metrics) = resumed.map { ($0.state, $0.metrics) } ?? (TrainerState(), [])
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
@@ -197,9 +194,14 @@ public final class Trainer {
         return dataset
     }
 
-    /// The starting weights, optimizer state and cursor: a checkpoint to resume from (checkpoint.resume),
-    /// else the job's model.init.
-    func initialize(_ model: OPTModel, _ optimizer: AdamW, tokenizer: Tokenizer) throws -> (TrainerState, [StepMetrics]) {
+    /// The model and optimizer to start from: a checkpoint to resume (checkpoint.resume; its contents are
+    /// returned), else the job's model.init with a fresh optimizer.
+    func initialize(tokenizer: Tokenizer) throws -> (OPTModel, AdamW, TrainingCheckpoint.Contents?) {
+        func optimizer(for model: OPTModel) -> AdamW {
+            let o = job.train.optimizer
+            return AdamW(parameterCount: model.layout.count, hyperparameters: .init(
+                learningRate: o.lr, beta1: o.betas.0, beta2: o.betas.1, epsilon: o.eps))
+        }
         let resumeFrom: String?
         switch job.checkpoint.resume {
         case .never:
@@ -212,7 +214,9 @@ public final class Trainer {
         case .from(let path): resumeFrom = path
         }
         if let resumeFrom {
-            let contents = try TrainingCheckpoint.restore(resumeFrom, model: model, optimizer: optimizer)
+            let model = try OPTModel(config: job.model.config)
+            let adam = optimizer(for: model)
+            let contents = try TrainingCheckpoint.restore(resumeFrom, model: model, optimizer: adam)
             if contents.provenance.tokenizerSHA256 != tokenizer.sha256 {
                 throw TrainError("\(resumeFrom) was trained with another tokenizer than \(job.tokenizer.path)")
             }
@@ -220,19 +224,24 @@ public final class Trainer {
                 log("note: \(resumeFrom) was written by \(contents.provenance.worldSize) ranks, this run has \(comm.size): "
                     + "the same steps, but sums in another order (not bit-identical)")
             }
-            return (contents.state, contents.metrics)
+            return (model, adam, contents)
         }
+        let model: OPTModel
         switch job.model.initialization {
         case .random:
-            model.initializeRandomly(seed: UInt64(job.seed))
+            model = try OPTModel(config: job.model.config, seed: UInt64(job.seed))
         case .checkpoint:
+            model = try OPTModel(config: job.model.config)
             let file = try HDF5File(job.model.path!, mode: .readOnly)
+            if let recorded = try ModelCheckpoint.tokenizerSHA256(of: file), recorded != tokenizer.sha256 {
+                throw TrainError("\(job.model.path!) was trained with another tokenizer (\(recorded.prefix(12))…) than "
+                                 + "\(job.tokenizer.path) (\(tokenizer.sha256.prefix(12))…)")
+            }
             try ModelCheckpoint.read(into: model, from: file)
         case .hf:
-            throw TrainError("\(job.file): model.init hf is not available in this build; import the model with "
-                             + "`tooltune import-hf` and use init: checkpoint")
+            model = try HuggingFaceModel.load(folder: job.model.path!)
         }
-        return (TrainerState(), [])
+        return (model, optimizer(for: model), nil)
     }
 
     /// Every rank must start from the same weights: compares a checksum of the parameter bits.
