@@ -106,8 +106,10 @@ public final class Trainer {
         let metricsLog = MetricsLog(url: run.metricsFile)
         if coordinator { try metricsLog.truncate(afterStep: state.globalStep) }
         StopSignal.install()
-        var progress = Progress(totalSteps: totalSteps, startStep: state.globalStep)
+        var progress = Progress(totalSteps: totalSteps)
         var lastCheckpoint: String?
+        // The step the newest checkpoint holds; every rank tracks it, so all decide alike to write one.
+        var savedStep = state.globalStep
         var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
         var stoppedBy: Int32?
         var steps: [StepPlan] = []
@@ -146,10 +148,11 @@ public final class Trainer {
             }
             if state.globalStep % job.checkpoint.everySteps == 0 || state.globalStep == totalSteps {
                 lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
+                savedStep = state.globalStep
             }
         }
         // Stopped between checkpoints (signal, --stop-after-step): save where the run stands.
-        if state.globalStep > 0, !FileManager.default.fileExists(atPath: run.checkpointPath(step: state.globalStep).path) {
+        if state.globalStep != savedStep {
             lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
         }
         try comm.barrier()
@@ -244,12 +247,14 @@ public final class Trainer {
         return (model, optimizer(for: model), nil)
     }
 
-    /// Every rank must start from the same weights: compares a checksum of the parameter bits.
-    func verifyIdenticalWeights(_ model: OPTModel) throws {
+    /// Every rank must hold the same weights (before step 1, and at each checkpoint, since the one
+    /// written stands for all): compares a checksum of the parameter bits.
+    func verifyIdenticalWeights(_ model: OPTModel, when: String = "before step 1") throws {
+        guard comm.size > 1 else { return }
         let checksum = Int64(bitPattern: weightChecksum(model.parameters.pointer, count: model.layout.count))
         let low = try comm.allreduce(checksum, .min), high = try comm.allreduce(checksum, .max)
         guard low == high else {
-            throw TrainError("rank \(comm.rank): the ranks hold different weights before step 1 (checksums differ)")
+            throw TrainError("rank \(comm.rank): the ranks hold different weights \(when) (checksums differ)")
         }
     }
 
@@ -324,6 +329,7 @@ public final class Trainer {
     /// ranks go on to the next step and wait for rank 0 in its first collective.
     func writeCheckpoint(_ model: OPTModel, _ optimizer: AdamW, _ state: TrainerState, _ metrics: [StepMetrics],
                          tokenizer: Tokenizer) throws -> String {
+        try verifyIdenticalWeights(model, when: "after step \(state.globalStep)")
         let path = run.checkpointPath(step: state.globalStep)
         guard coordinator else { return path.path }
         let start = Date()
