@@ -39,10 +39,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Benchmarks (not tests): run by scripts/bench_*.py, which print the figures.
-        .executableTarget(name: "HFLoadBench", dependencies: ["Storage"]),
-
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "Tokenizer", "Training", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

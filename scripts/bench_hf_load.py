@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Load time and peak memory of ToolTune's Hugging Face weight loader on an opt-350m-shaped checkpoint,
-side by side with PyTorch loading the same files.
+"""Load time and peak memory of `tooltune import-hf` on an opt-350m-shaped checkpoint, side by side with
+PyTorch loading the same files.
 
     python3 scripts/bench_hf_load.py [--work /tmp/tooltune-hf-bench] [--runs 3] [--scratch-path .build]
 
 Saves a random opt-350m-shaped OPTForCausalLM (331M parameters) with transformers into --work (never into the
 repository; about 4.7 GB): model.safetensors in fp32 and fp16 (save_pretrained), sharded fp32 safetensors, and
 pytorch_model.bin in fp32 and fp16 (torch.save of the state dict, as transformers 4.x wrote it). Then, for each
-folder, runs the release `HFLoadBench` (Sources/HFLoadBench: opens the folder with the strict loader and reads
-every tensor into one float32 parameter buffer, as import-hf will) and a PyTorch baseline that does the same
-work (safetensors.torch.load_file / torch.load(mmap=True, weights_only=True), then each tensor converted to
-float32 and copied into one preallocated float32 buffer), each in a fresh process, `--runs` times, and prints
-median wall time and peak RSS. Files are read from the page cache (they were just written): the figures are
-parsing + conversion + copying, not disk speed. One thread on both sides.
+folder, runs the release `tooltune import-hf FOLDER OUT.h5 --json` (config.json, the strict weight
+loader, every tensor read into the model's float32 parameter buffer; then OUT.h5 written) and a PyTorch
+baseline that does the reading part (safetensors.torch.load_file / torch.load(mmap=True, weights_only=True),
+then each tensor converted to float32 and copied into one preallocated float32 buffer), each in a fresh
+process, `--runs` times, and prints the median read time and the peak RSS during reading (import-hf reports
+both before it writes OUT.h5; the write time is printed beside them). The first import of each folder is
+checked against PyTorch's tensors, bit for bit. Files are read from the page cache (they were just written):
+the figures are parsing + conversion + copying, not disk speed. One thread on both sides (import-hf reads
+on one thread; PyTorch is set to one).
 """
 
 from __future__ import annotations
@@ -34,29 +37,21 @@ OPT_350M = dict(
 )
 FOLDERS = ["fp32-safetensors", "fp32-sharded", "fp32-bin", "fp16-safetensors", "fp16-bin"]  # fp16 last: .to() is in place
 
-# The PyTorch side: the same work as HFLoadBench, in a fresh interpreter.
+# The PyTorch side: the reading part of import-hf, in a fresh interpreter.
 PYTORCH_LOAD = textwrap.dedent("""
     import json, os, sys, time
     import torch
     torch.set_num_threads(1)
-    folder, expected_path = sys.argv[1], sys.argv[2]
+    folder, expected_path, scripts = sys.argv[1], sys.argv[2], sys.argv[3]
+    sys.path.insert(0, scripts)
+    from bench_hf_load import load_state
     expected = json.load(open(expected_path))
     def peak_rss_mb():  # VmHWM: getrusage's ru_maxrss is carried over from the parent process on Linux
         line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
         return int(line.split()[1]) / 1024
     import_rss = peak_rss_mb()
     start = time.perf_counter()
-    if os.path.exists(os.path.join(folder, "model.safetensors")):
-        from safetensors.torch import load_file
-        state = load_file(os.path.join(folder, "model.safetensors"))
-    elif os.path.exists(os.path.join(folder, "model.safetensors.index.json")):
-        from safetensors.torch import load_file
-        state = {}
-        index = json.load(open(os.path.join(folder, "model.safetensors.index.json")))
-        for shard in sorted(set(index["weight_map"].values())):
-            state.update(load_file(os.path.join(folder, shard)))
-    else:
-        state = torch.load(os.path.join(folder, "pytorch_model.bin"), mmap=True, weights_only=True)
+    state = load_state(folder)
     total = sum(torch.Size(shape).numel() for _, shape in expected)
     buffer = torch.empty(total, dtype=torch.float32)
     offset = 0
@@ -66,9 +61,24 @@ PYTORCH_LOAD = textwrap.dedent("""
         offset += n
     elapsed = time.perf_counter() - start
     peak = peak_rss_mb()
-    print(json.dumps(dict(total_s=elapsed, peak_rss_mb=peak, import_rss_mb=import_rss,
-                          checksum=float(buffer.double().sum()))))
+    print(json.dumps(dict(total_s=elapsed, peak_rss_mb=peak, import_rss_mb=import_rss)))
 """)
+
+
+def load_state(folder: str) -> dict:
+    """The folder's tensors as PyTorch loads them: safetensors.torch.load_file, or torch.load(mmap=True)."""
+    import torch
+    from safetensors.torch import load_file
+
+    if os.path.exists(os.path.join(folder, "model.safetensors")):
+        return load_file(os.path.join(folder, "model.safetensors"))
+    if os.path.exists(os.path.join(folder, "model.safetensors.index.json")):
+        index = json.load(open(os.path.join(folder, "model.safetensors.index.json")))
+        state = {}
+        for shard in sorted(set(index["weight_map"].values())):
+            state.update(load_file(os.path.join(folder, shard)))
+        return state
+    return torch.load(os.path.join(folder, "pytorch_model.bin"), mmap=True, weights_only=True)
 
 
 def make_checkpoints(work: str) -> str:
@@ -114,6 +124,16 @@ def run_json(command: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def same_as_pytorch(imported: str, folder: str, expected: list) -> bool:
+    """The model import-hf wrote equals the folder's tensors as PyTorch loads them (widened to float32)."""
+    import h5py
+    import numpy as np
+
+    state = load_state(folder)
+    with h5py.File(imported, "r") as f:
+        return all(np.array_equal(f["model"][name][()], state[name].float().numpy()) for name, _ in expected)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="/tmp/tooltune-hf-bench", help="where the checkpoints go (default: %(default)s)")
@@ -125,28 +145,36 @@ def main() -> int:
     os.makedirs(work, exist_ok=True)
     expected = make_checkpoints(work)
 
-    subprocess.run(["swift", "build", "-c", "release", "--scratch-path", args.scratch_path, "--product", "HFLoadBench"],
+    subprocess.run(["swift", "build", "-c", "release", "--scratch-path", args.scratch_path, "--product", "tooltune"],
                    cwd=REPO_ROOT, check=True, capture_output=True)
-    bench = os.path.join(REPO_ROOT, args.scratch_path, "release", "HFLoadBench")
+    tooltune = os.path.join(REPO_ROOT, args.scratch_path, "release", "tooltune")
+    imported = os.path.join(work, "imported.h5")
 
-    print(f"\n{'checkpoint':18} {'MB':>6} | {'ToolTune s':>10} {'peak MiB':>8} | {'PyTorch s':>9} {'peak MiB':>8}"
-          f" {'(import)':>8} | {'time ratio':>10}")
+    print(f"\n{'checkpoint':18} {'MB':>6} | {'ToolTune s':>10} {'peak MiB':>8} {'(write s)':>9} | {'PyTorch s':>9}"
+          f" {'peak MiB':>8} {'(import)':>8} | {'PyTorch/ToolTune':>16}")
     for folder in FOLDERS:
         path = os.path.join(work, folder)
         size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)) / 1e6
-        ours = [run_json([bench, path, expected]) for _ in range(args.runs)]
-        theirs = [run_json([sys.executable, "-c", PYTORCH_LOAD, path, expected]) for _ in range(args.runs)]
-        t_ours = statistics.median(r["total_s"] for r in ours)
+        ours = []
+        for run in range(args.runs):
+            ours.append(run_json([tooltune, "import-hf", path, imported, "--force", "--json"]))
+            if run == 0:
+                same = same_as_pytorch(imported, path, json.load(open(expected)))
+        os.remove(imported)
+        theirs = [run_json([sys.executable, "-c", PYTORCH_LOAD, path, expected, os.path.dirname(os.path.abspath(__file__))])
+                  for _ in range(args.runs)]
+        t_ours = statistics.median(r["read_s"] for r in ours)
+        t_write = statistics.median(r["write_s"] for r in ours)
         t_theirs = statistics.median(r["total_s"] for r in theirs)
-        rss_ours = max(r["peak_rss_mb"] for r in ours)
+        rss_ours = max(r["read_peak_rss_mb"] for r in ours)
         rss_theirs = max(r["peak_rss_mb"] for r in theirs)
         import_rss = max(r["import_rss_mb"] for r in theirs)
-        same = abs(ours[0]["checksum"] - theirs[0]["checksum"]) <= 1e-9 * max(1.0, abs(theirs[0]["checksum"]))
-        print(f"{folder:18} {size:6.0f} | {t_ours:10.2f} {rss_ours:8.0f} | {t_theirs:9.2f} {rss_theirs:8.0f}"
-              f" {import_rss:8.0f} | {t_ours / t_theirs:10.2f}" + ("" if same else "  CHECKSUMS DIFFER"))
+        print(f"{folder:18} {size:6.0f} | {t_ours:10.2f} {rss_ours:8.0f} {t_write:9.2f} | {t_theirs:9.2f} {rss_theirs:8.0f}"
+              f" {import_rss:8.0f} | {t_theirs / t_ours:16.2f}" + ("" if same else "  VALUES DIFFER FROM PYTORCH'S"))
     params = ours[0]["parameters"]
     print(f"\n{params:,} parameters = {params * 4 / 2**20:,.0f} MiB as float32 (the destination buffer). "
-          f"Median of {args.runs} fresh processes; peak = largest VmHWM (MiB). (import) = PyTorch's peak after `import torch`.")
+          f"Median of {args.runs} fresh processes; peak = largest VmHWM (MiB) while reading. (import) = PyTorch's peak "
+          f"after `import torch`. (write s) = import-hf writing the .h5 (fsynced), not part of the comparison.")
     return 0
 
 

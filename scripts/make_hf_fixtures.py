@@ -3,6 +3,7 @@
 
     python3 scripts/make_hf_fixtures.py            # rewrite Tests/Fixtures/hf/
     python3 scripts/make_hf_fixtures.py --check    # rebuild in a temporary folder and compare
+    python3 scripts/make_hf_fixtures.py --check-export OUT_DIR... [--tooltune .build/debug/tooltune]
 
 Two tiny OPT models (pre-LN; post-LN with project_in/project_out, the opt-350m shape) are saved the ways
 checkpoints reach users: transformers' `save_pretrained` (model.safetensors; sharded safetensors with a
@@ -11,6 +12,12 @@ which is what transformers 4.x `save_pretrained(safe_serialization=False)` did (
 Each in fp32 and fp16 (the post-LN model also in bf16, and as a Hub-style fp16 .bin with `decoder.*` keys and
 no lm_head). `expected.h5` holds the tensors as float32 and the logits of a fixed input. Malformed files for
 the readers' error paths are in malformed/. The layout is described in Tests/Fixtures/hf/README.md.
+
+--check-export loads folders written by `tooltune export-hf` with transformers, strictly (no missing,
+unexpected or mismatched tensor; lm_head tied to embed_tokens; the config's dtype that of the weights; the
+generation config's special ids; the tokenizer, when the folder has one, with ToolTune's ids), and compares
+transformers' logits for a fixed input with those of ToolTune's forward on the same folder (`tooltune
+import-hf`, then `tooltune forward`). Exit 1 if anything differs.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
 
+import h5py
 import numpy as np
 import torch
 import transformers
@@ -287,13 +296,96 @@ def compare(committed: str, fresh: str) -> list[str]:
     return problems
 
 
+# ----------------------------------------------------------------------------------------------------------
+# --check-export
+
+LOGITS_TOLERANCE = 1e-4
+TOKENIZER_TEXT = "System: call get_weather(city='Paris') ünïcödé\nUser: 42 tools?</s><pad>"
+
+
+def run_tooltune(tooltune: str, *arguments: str) -> str:
+    result = subprocess.run([tooltune, *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"tooltune {' '.join(arguments)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def check_export(folder: str, tooltune: str) -> list[str]:
+    """Everything transformers sees differently from ToolTune in an exported folder."""
+    problems = []
+    model, info = transformers.OPTForCausalLM.from_pretrained(
+        folder, dtype=torch.float32, attn_implementation="eager", output_loading_info=True)
+    model.eval()
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs"):
+        if info.get(kind):
+            problems.append(f"{kind}: {sorted(info[kind])}")
+    embed = model.model.decoder.embed_tokens.weight
+    if model.lm_head.weight.data_ptr() != embed.data_ptr():
+        problems.append("lm_head.weight is not tied to embed_tokens")
+    stored = {t.dtype for t in load_file(os.path.join(folder, "model.safetensors")).values()}
+    config = json.load(open(os.path.join(folder, "config.json")))
+    if {getattr(torch, config["torch_dtype"])} != stored or config.get("dtype") != config["torch_dtype"]:
+        problems.append(f"config dtype {config['torch_dtype']} / {config.get('dtype')}, tensors {stored}")
+    generation = transformers.GenerationConfig.from_pretrained(folder)
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if getattr(generation, name) != getattr(model.config, name):
+            problems.append(f"generation_config {name} {getattr(generation, name)}, config {getattr(model.config, name)}")
+
+    # The same input through both: bos-led random ids inside the vocabulary.
+    gen = torch.Generator().manual_seed(7)
+    length = min(16, model.config.max_position_embeddings)
+    ids = ref.bos_led(gen, model.config.vocab_size, length, model.config.bos_token_id)
+    with torch.no_grad():
+        theirs = model(input_ids=ref.as_long(ids[None, :])).logits[0].numpy()
+    with tempfile.TemporaryDirectory() as tmp:
+        imported, logits = os.path.join(tmp, "model.h5"), os.path.join(tmp, "logits.h5")
+        try:
+            run_tooltune(tooltune, "import-hf", folder, imported)
+            run_tooltune(tooltune, "forward", imported, "--ids", ",".join(map(str, ids)), "--logits", logits)
+        except RuntimeError as error:
+            print(f"{folder}: ToolTune cannot read it")
+            return problems + [str(error)]
+        with h5py.File(logits, "r") as f:
+            ours = f["logits"][0]
+    difference = float(np.abs(ours - theirs).max())
+    if difference > LOGITS_TOLERANCE:
+        problems.append(f"logits differ by {difference:.3g} (tolerance {LOGITS_TOLERANCE})")
+    report = f"logits max |ToolTune - transformers| = {difference:.2e} over {ours.shape}"
+
+    if os.path.exists(os.path.join(folder, "vocab.json")):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        want = tokenizer(TOKENIZER_TEXT)["input_ids"]
+        got = [int(i) for i in run_tooltune(tooltune, "tokenize", "--tokenizer", folder, "--ids", "--bos", TOKENIZER_TEXT).split()]
+        if got != want:
+            problems.append(f"tokenizer: transformers {want}, ToolTune {got}")
+        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            if getattr(tokenizer, name) != getattr(model.config, name):
+                problems.append(f"tokenizer {name} {getattr(tokenizer, name)}, config {getattr(model.config, name)}")
+        report += f"; tokenizer {type(tokenizer).__name__}: {len(want)} ids equal"
+    print(f"{folder}: {report}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="rebuild in a temporary folder and compare")
     parser.add_argument("--out", default=FIXTURE_DIR, help="fixture directory (default: %(default)s)")
+    parser.add_argument("--check-export", nargs="+", metavar="DIR", help="folders written by tooltune export-hf")
+    parser.add_argument("--tooltune", default=os.path.join(REPO_ROOT, ".build", "debug", "tooltune"),
+                        help="the tooltune binary for --check-export (default: %(default)s)")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    if args.check_export:
+        ref.setup_torch()
+        failed = False
+        for folder in args.check_export:
+            problems = check_export(folder, args.tooltune)
+            for p in problems:
+                print(f"  {p}")
+            failed |= bool(problems)
+        print("export check: " + ("FAILED" if failed else "transformers agrees"))
+        return 1 if failed else 0
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             build(tmp)

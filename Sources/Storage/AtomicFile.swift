@@ -43,14 +43,14 @@ public enum AtomicFile {
         }
     }
 
-    private static func fsync(path: String, directory: Bool) throws {
+    static func fsync(path: String, directory: Bool) throws {
         let fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
         guard fd >= 0 else { throw failure(path, "open for fsync") }
         defer { close(fd) }
         guard Glibc.fsync(fd) == 0 else { throw failure(path, "fsync") }
     }
 
-    private static func failure(_ path: String, _ what: String) -> Failure {
+    static func failure(_ path: String, _ what: String) -> Failure {
         Failure(path: path, message: "\(what) failed: \(String(cString: strerror(errno)))")
     }
 }

@@ -42,7 +42,7 @@ public final class SafetensorsFile {
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(json))
         } catch let error as DecodingError {
-            throw fail("header", SafetensorsFile.describe(error))
+            throw fail("header", error.summary)
         } catch {
             throw fail("header", "not valid JSON: \(error)")
         }
@@ -123,18 +123,6 @@ public final class SafetensorsFile {
                     entries.append((key.stringValue, try container.decode(Entry.self, forKey: key)))
                 }
             }
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func at(_ context: DecodingError.Context) -> String {
-            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        }
-        switch error {
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): return at(c)
-        case .keyNotFound(let key, let c): return "\(at(c)) (missing \"\(key.stringValue)\")"
-        @unknown default: return "\(error)"
         }
     }
 }

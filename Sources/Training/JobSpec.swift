@@ -299,17 +299,10 @@ extension JobSpec {
     }
 
     static func readHFConfig(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) -> OPTConfig? {
-        let file = URL(fileURLWithPath: path).appendingPathComponent("config.json").path
-        guard let data = FileManager.default.contents(atPath: file) else {
-            f.report(keyPath, mark, "expected a Hugging Face model folder with config.json, found no readable \(file)")
-            return nil
-        }
         do {
-            let config = try JSONDecoder().decode(OPTConfig.self, from: data)
-            for problem in config.problems { f.report(keyPath, mark, "\(file): \(problem)") }
-            return config.problems.isEmpty ? config : nil
+            return try HuggingFaceModel.config(folder: path)
         } catch {
-            f.report(keyPath, mark, "\(file): not a valid OPT config.json (\(error))")
+            f.report(keyPath, mark, "\(error)")
             return nil
         }
     }

@@ -9,6 +9,8 @@ import Storage
 public enum ModelCheckpoint {
     public static let group = "model"
     public static let configAttribute = "model_config"
+    /// The tokenizer the model goes with: `Tokenizer.sha256` of its folder.
+    public static let tokenizerAttribute = "tokenizer_sha256"
 
     /// The tensors a model of `layout` stores.
     public static func tensors(_ layout: ParameterLayout) -> [TensorDescriptor] {
@@ -25,13 +27,21 @@ public enum ModelCheckpoint {
         }
     }
 
-    /// Writes a file holding only the model, atomically (readers never see a partial file).
-    public static func save(_ model: OPTModel, to path: String) throws {
+    /// Writes a file holding only the model (and the tokenizer's hash, when known), atomically (readers
+    /// never see a partial file).
+    public static func save(_ model: OPTModel, to path: String, tokenizerSHA256: String? = nil) throws {
         try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(temporary, mode: .createExclusive)
             try write(model, to: file)
+            if let tokenizerSHA256 { try file.root.setAttribute(tokenizerAttribute, tokenizerSHA256) }
             try file.close()
         }
+    }
+
+    /// The recorded tokenizer hash, or nil when the file records none.
+    public static func tokenizerSHA256(of file: HDF5File) throws -> String? {
+        let root = try file.root
+        return try root.attributeNames().contains(tokenizerAttribute) ? root.stringAttribute(tokenizerAttribute) : nil
     }
 
     /// The model configuration stored in `file`, checked for what ToolTune supports.

@@ -4,13 +4,9 @@ import Foundation
 /// step spent in allreduce, and the time left at the recent pace.
 struct Progress {
     let totalSteps: Int
-    let startStep: Int
     private var recent: [Double] = []
 
-    init(totalSteps: Int, startStep: Int) {
-        self.totalSteps = totalSteps
-        self.startStep = startStep
-    }
+    init(totalSteps: Int) { self.totalSteps = totalSteps }
 
     /// The line for a finished step; keeps the last 20 step times for the ETA.
     mutating func line(_ m: StepMetrics, epochs: Int) -> String {

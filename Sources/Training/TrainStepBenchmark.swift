@@ -147,20 +147,13 @@ public enum TrainStepBenchmark {
                       tokensPerSecond: tokens / s, gflopsForward: flops.forward * tokens / f / 1e9,
                       gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
                       gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
-                      peakRSSMegabytes: peakResidentMegabytes(), blasCore: BLAS.coreName)
+                      peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName)
     }
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         let mid = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-    }
-
-    /// The process's peak resident set so far (Linux reports ru_maxrss in KiB).
-    static func peakResidentMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
     }
 
     /// The human-readable report, laid out as bench_pytorch.py's.

@@ -80,11 +80,8 @@ public final class Trainer {
 
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)
-        let model = try OPTModel(config: job.model.config)
-        let optimizer = AdamW(parameterCount: model.layout.count, hyperparameters: .init(
-            learningRate: job.train.optimizer.lr, beta1: job.train.optimizer.betas.0,
-            beta2: job.train.optimizer.betas.1, epsilon: job.train.optimizer.eps))
-        var (state, metrics) = try initialize(model, optimizer, tokenizer: tokenizer)
+        let (model, optimizer, resumed) = try initialize(tokenizer: tokenizer)
+        var (state, metrics) = resumed.map { ($0.state, $0.metrics) } ?? (TrainerState(), [])
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
@@ -109,8 +106,10 @@ public final class Trainer {
         let metricsLog = MetricsLog(url: run.metricsFile)
         if coordinator { try metricsLog.truncate(afterStep: state.globalStep) }
         StopSignal.install()
-        var progress = Progress(totalSteps: totalSteps, startStep: state.globalStep)
+        var progress = Progress(totalSteps: totalSteps)
         var lastCheckpoint: String?
+        // The step the newest checkpoint holds; every rank tracks it, so all decide alike to write one.
+        var savedStep = state.globalStep
         var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
         var stoppedBy: Int32?
         var steps: [StepPlan] = []
@@ -149,10 +148,11 @@ public final class Trainer {
             }
             if state.globalStep % job.checkpoint.everySteps == 0 || state.globalStep == totalSteps {
                 lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
+                savedStep = state.globalStep
             }
         }
         // Stopped between checkpoints (signal, --stop-after-step): save where the run stands.
-        if state.globalStep > 0, !FileManager.default.fileExists(atPath: run.checkpointPath(step: state.globalStep).path) {
+        if state.globalStep != savedStep {
             lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
         }
         try comm.barrier()
@@ -197,9 +197,14 @@ public final class Trainer {
         return dataset
     }
 
-    /// The starting weights, optimizer state and cursor: a checkpoint to resume from (checkpoint.resume),
-    /// else the job's model.init.
-    func initialize(_ model: OPTModel, _ optimizer: AdamW, tokenizer: Tokenizer) throws -> (TrainerState, [StepMetrics]) {
+    /// The model and optimizer to start from: a checkpoint to resume (checkpoint.resume; its contents are
+    /// returned), else the job's model.init with a fresh optimizer.
+    func initialize(tokenizer: Tokenizer) throws -> (OPTModel, AdamW, TrainingCheckpoint.Contents?) {
+        func optimizer(for model: OPTModel) -> AdamW {
+            let o = job.train.optimizer
+            return AdamW(parameterCount: model.layout.count, hyperparameters: .init(
+                learningRate: o.lr, beta1: o.betas.0, beta2: o.betas.1, epsilon: o.eps))
+        }
         let resumeFrom: String?
         switch job.checkpoint.resume {
         case .never:
@@ -212,7 +217,9 @@ public final class Trainer {
         case .from(let path): resumeFrom = path
         }
         if let resumeFrom {
-            let contents = try TrainingCheckpoint.restore(resumeFrom, model: model, optimizer: optimizer)
+            let model = try OPTModel(config: job.model.config)
+            let adam = optimizer(for: model)
+            let contents = try TrainingCheckpoint.restore(resumeFrom, model: model, optimizer: adam)
             if contents.provenance.tokenizerSHA256 != tokenizer.sha256 {
                 throw TrainError("\(resumeFrom) was trained with another tokenizer than \(job.tokenizer.path)")
             }
@@ -220,27 +227,34 @@ public final class Trainer {
                 log("note: \(resumeFrom) was written by \(contents.provenance.worldSize) ranks, this run has \(comm.size): "
                     + "the same steps, but sums in another order (not bit-identical)")
             }
-            return (contents.state, contents.metrics)
+            return (model, adam, contents)
         }
+        let model: OPTModel
         switch job.model.initialization {
         case .random:
-            model.initializeRandomly(seed: UInt64(job.seed))
+            model = try OPTModel(config: job.model.config, seed: UInt64(job.seed))
         case .checkpoint:
+            model = try OPTModel(config: job.model.config)
             let file = try HDF5File(job.model.path!, mode: .readOnly)
+            if let recorded = try ModelCheckpoint.tokenizerSHA256(of: file), recorded != tokenizer.sha256 {
+                throw TrainError("\(job.model.path!) was trained with another tokenizer (\(recorded.prefix(12))…) than "
+                                 + "\(job.tokenizer.path) (\(tokenizer.sha256.prefix(12))…)")
+            }
             try ModelCheckpoint.read(into: model, from: file)
         case .hf:
-            throw TrainError("\(job.file): model.init hf is not available in this build; import the model with "
-                             + "`tooltune import-hf` and use init: checkpoint")
+            model = try HuggingFaceModel.load(folder: job.model.path!)
         }
-        return (TrainerState(), [])
+        return (model, optimizer(for: model), nil)
     }
 
-    /// Every rank must start from the same weights: compares a checksum of the parameter bits.
-    func verifyIdenticalWeights(_ model: OPTModel) throws {
+    /// Every rank must hold the same weights (before step 1, and at each checkpoint, since the one
+    /// written stands for all): compares a checksum of the parameter bits.
+    func verifyIdenticalWeights(_ model: OPTModel, when: String = "before step 1") throws {
+        guard comm.size > 1 else { return }
         let checksum = Int64(bitPattern: weightChecksum(model.parameters.pointer, count: model.layout.count))
         let low = try comm.allreduce(checksum, .min), high = try comm.allreduce(checksum, .max)
         guard low == high else {
-            throw TrainError("rank \(comm.rank): the ranks hold different weights before step 1 (checksums differ)")
+            throw TrainError("rank \(comm.rank): the ranks hold different weights \(when) (checksums differ)")
         }
     }
 
@@ -315,6 +329,7 @@ public final class Trainer {
     /// ranks go on to the next step and wait for rank 0 in its first collective.
     func writeCheckpoint(_ model: OPTModel, _ optimizer: AdamW, _ state: TrainerState, _ metrics: [StepMetrics],
                          tokenizer: Tokenizer) throws -> String {
+        try verifyIdenticalWeights(model, when: "after step \(state.globalStep)")
         let path = run.checkpointPath(step: state.globalStep)
         guard coordinator else { return path.path }
         let start = Date()

@@ -54,7 +54,7 @@ public enum TrainingCheckpoint {
             try root.setAttribute("tokens_seen", state.tokensSeen)
             try root.setAttribute("world_size", provenance.worldSize)
             try root.setAttribute("job", provenance.jobText)
-            try root.setAttribute("tokenizer_sha256", provenance.tokenizerSHA256)
+            try root.setAttribute(ModelCheckpoint.tokenizerAttribute, provenance.tokenizerSHA256)
             try root.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
             try ModelCheckpoint.write(model, to: file)
 
@@ -117,7 +117,7 @@ public enum TrainingCheckpoint {
         state.tokensSeen = try trainer.intAttribute("tokens_seen")
         state.skippedSteps = try trainer.intAttribute("skipped_steps")
         let provenance = Provenance(jobText: try root.stringAttribute("job"),
-                                    tokenizerSHA256: try root.stringAttribute("tokenizer_sha256"),
+                                    tokenizerSHA256: try root.stringAttribute(ModelCheckpoint.tokenizerAttribute),
                                     worldSize: try root.intAttribute("world_size"))
         return Contents(state: state, metrics: try readMetrics(trainer.group("metrics")),
                         config: try ModelCheckpoint.config(of: file), provenance: provenance)

@@ -6,6 +6,6 @@ struct ToolTune: ParsableCommand {
         commandName: "tooltune",
         abstract: "Fine-tune OPT language models for tool calling on CPU clusters (MPI, OpenBLAS, HDF5).",
         version: "0.1.0",
-        subcommands: [Prepare.self, Train.self, Eval.self, Generate.self, Validate.self, Inspect.self, Forward.self, Tokenize.self,
-                      Doctor.self, Bench.self])
+        subcommands: [Prepare.self, Train.self, Eval.self, Generate.self, Validate.self, Inspect.self, Forward.self,
+                      ImportHF.self, ExportHF.self, Tokenize.self, Doctor.self, Bench.self])
 }

@@ -238,6 +238,28 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         #expect(records.count == 3 && records.allSatisfy(\.skipped))
     }
 
+    /// `model.init: hf` starts from a Hugging Face folder exactly where `init: checkpoint` starts from the
+    /// checkpoint it was exported from.
+    @Test func hfInitStartsFromTheExportedWeights() throws {
+        let source = try TrainingJob("hf-source", steps: 2, dropout: 0)
+        expectSuccess(try source.train(), "source run")
+        let checkpoint = source.run.checkpointPath(step: 2).path
+        let folder = source.root.appendingPathComponent("hf").path
+        expectSuccess(try runProcess(ToolTuneBinary.path, ["export-hf", checkpoint, folder]), "export-hf")
+        var losses: [[Double]] = []
+        for (label, model) in [("from-checkpoint", "  init: checkpoint\n  path: \(checkpoint)"),
+                               ("from-hf", "  init: hf\n  path: \(folder)")] {
+            let job = try TrainingJob(label, steps: 2, dropout: 0)
+            var lines = try String(contentsOf: job.file, encoding: .utf8).components(separatedBy: "\n")
+            let initLine = lines.firstIndex(of: "  init: random")!
+            lines.replaceSubrange(initLine...(initLine + 1), with: [model])
+            try Data(lines.joined(separator: "\n").utf8).write(to: job.file)
+            expectSuccess(try job.train(), label)
+            losses.append(try job.metrics().map(\.loss))
+        }
+        #expect(losses[0].count == 2 && losses[0] == losses[1], "\(losses)")
+    }
+
     /// The loss falls over a short run, and `inspect` summarizes the checkpoint.
     @Test func lossFallsAndInspectSummarizesTheCheckpoint() throws {
         let job = try TrainingJob("falls", hidden: 64, steps: 30, everySteps: 30, micro: 2048, global: 4096, dropout: 0)
