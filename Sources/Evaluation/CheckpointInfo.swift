@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import Training
 
 /// What evaluation reads from a checkpoint besides the model: its step, the tokenizer it was trained
 /// with, and the trainer's metrics table (`/trainer/metrics/<column>`, one 1-D dataset per column of
@@ -23,7 +24,7 @@ public struct CheckpointInfo: Sendable {
         let root = try file.root
         var info = CheckpointInfo(path: path, step: nil, tokenizerSHA256: nil, trainingLoss: [])
         info.step = root.hasAttribute("step") ? try root.intAttribute("step") : stepInFileName(path)
-        if root.hasAttribute("tokenizer_sha256") { info.tokenizerSHA256 = try root.stringAttribute("tokenizer_sha256") }
+        info.tokenizerSHA256 = try ModelCheckpoint.tokenizerSHA256(of: file)
         if root.contains("trainer/metrics/step"), root.contains("trainer/metrics/loss") {
             let metrics = try root.group("trainer/metrics")
             let steps = try metrics.read("step", as: Int64.self).values
