@@ -21,33 +21,35 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
 
+        .target(name: "JSON"),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
         .target(name: "Tokenizer"),
-        .target(name: "ToolBench"),
+        .target(name: "ToolBench", dependencies: ["JSON"]),
         .target(name: "Training", dependencies: [
             "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",
             .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Evaluation", dependencies: [
-            "Training", "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",
+            "Training", "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer", "JSON",
         ]),
         .executableTarget(name: "tooltune", dependencies: [
-            "Evaluation", "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer", "ToolBench",
+            "Evaluation", "Training", "OPT", "Distributed", "Storage", "Kernels", "Tokenizer", "ToolBench", "JSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "Tokenizer", "Training", "TestSupport"]),
+        .testTarget(name: "ToolBenchTests", dependencies: ["ToolBench", "JSON", "Tokenizer", "Training", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "ToolBench", "Tokenizer", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Training"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "OPT", "ToolBench", "Tokenizer", "Training",
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "JSON", "OPT", "ToolBench", "Tokenizer", "Training",
                                                             "Storage", "TestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import JSON
 import ToolBench
 
 /// A stand-in for ToolBench's RapidAPI server during query rollouts: no network, every call to a known
@@ -37,7 +38,7 @@ public struct CannedEnvironment: Sendable {
 
     /// `json.dumps({"error": error, "response": response})`, cut to 1,024 characters + "...".
     static func observation(error: String, response: String) -> String {
-        let text = PythonJSON.dumps(.object(JSONObject([("error", .string(error)), ("response", .string(response))])))
+        let text = JSONValue.object(JSONObject([("error", .string(error)), ("response", .string(response))])).dumps()
         return text.unicodeScalars.count > maxObservationLength ? PythonText.prefix(text, maxObservationLength) + "..." : text
     }
 
@@ -48,7 +49,7 @@ public struct CannedEnvironment: Sendable {
         switch template {
         case nil: return "{}"
         case .string(let text)?: return text
-        case let value?: return PythonJSON.dumps(stub(value))
+        case let value?: return stub(value).dumps()
         }
     }
 

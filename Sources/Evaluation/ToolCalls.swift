@@ -1,3 +1,4 @@
+import JSON
 import ToolBench
 
 /// Action Input as ToolBench's environment reads it, and the comparisons the step metrics use.
@@ -5,7 +6,7 @@ public enum ActionArguments {
     /// `json.loads(text, strict=False)`: any JSON value, raw control characters allowed in strings; nil
     /// when the text is not JSON.
     public static func parse(_ text: String) -> JSONValue? {
-        try? JSONParser.parse(Array(text.utf8), file: "Action Input", strict: false)
+        try? JSONParser.parse(Array(text.utf8), options: .python(strict: false))
     }
 
     /// The keys of the arguments when they are a JSON object, else none.
@@ -104,7 +105,7 @@ public struct FinishCall: Codable, Equatable, Sendable {
     /// A JSON value as Python would hold it for these checks: strings as themselves, the rest as JSON.
     static func text(_ value: JSONValue) -> String {
         if case .string(let s) = value { return s }
-        return PythonJSON.dumps(value)
+        return value.dumps()
     }
 
     /// A give_answer whose final answer is not blank.

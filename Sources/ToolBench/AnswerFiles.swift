@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// ToolBench's raw answer files (`answer/G1_answer/<qid>_ChatGPT_DFS_woFilter_w2.json`) converted exactly
 /// as ToolBench's `preprocess/preprocess_toolllama_data.py` does:

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// ToolLLaMA conversation files (`toolllama_G123_dfs_train.json`, what preprocess_toolllama_data.py
 /// writes): a JSON list of `{"id": "Step 6: <query>", "conversations": [{"from": "system" | "user" |

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The input formats `data.format` names.
 public enum InputFormat: String, Sendable, CaseIterable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// How much of the function list's text the fit policy removes, from least to most.
 public enum Compaction: Sendable, Hashable, CustomStringConvertible {

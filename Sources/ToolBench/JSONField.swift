@@ -1,3 +1,5 @@
+import JSON
+
 /// A JSON value together with where it is (file, JSON path, JSONL line), so that reading it as the
 /// wrong type gives `file: $.answer_generation.train_messages[2][3].function_call.name: expected a
 /// string, found null`.

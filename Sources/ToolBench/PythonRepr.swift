@@ -1,3 +1,5 @@
+import JSON
+
 /// Python's `repr`/`str` of the values `json.load` produces, byte for byte: ToolBench's
 /// `process_system_message` appends `str(functions)` to the system prompt, so a faithful renderer must
 /// print dicts, lists, strings, numbers, True/False/None exactly as CPython does.
@@ -10,81 +12,15 @@ public enum PythonRepr {
     }
 
     public static func write(_ value: JSONValue, to out: inout String) {
-        writeNested(value, to: &out, string: string) { scalar, out in
+        value.write(to: &out, separators: .python, string: string) { scalar, out in
             switch scalar {
             case .null: out += "None"
             case .bool(let b): out += b ? "True" : "False"
             case .integer(let text): out += text
-            case .float(let d): out += float(d)
-            default: preconditionFailure("writeNested hands over scalars only")
+            case .float(let d): out += d.pythonRepr
+            default: preconditionFailure("write hands over scalars only")
             }
         }
-    }
-
-    /// Lists and dicts as Python prints them (`[a, b]`, `{k: v}`: the separators of both `repr` and
-    /// `json.dumps`), with `string` writing strings and keys and `scalar` the other values.
-    static func writeNested(_ value: JSONValue, to out: inout String, string: (String) -> String,
-                            scalar: (JSONValue, inout String) -> Void) {
-        switch value {
-        case .string(let s): out += string(s)
-        case .array(let items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += ", " }
-                writeNested(item, to: &out, string: string, scalar: scalar)
-            }
-            out += "]"
-        case .object(let object):
-            out += "{"
-            for (i, (key, item)) in object.pairs.enumerated() {
-                if i > 0 { out += ", " }
-                out += string(key) + ": "
-                writeNested(item, to: &out, string: string, scalar: scalar)
-            }
-            out += "}"
-        default: scalar(value, &out)
-        }
-    }
-
-    /// `repr(float)`: the shortest digits that round-trip, printed in positional notation when the
-    /// decimal exponent is in -4 < decpt <= 16 and in exponent notation (`1e-05`, `1.5e+16`) otherwise.
-    public static func float(_ d: Double) -> String {
-        if d.isNaN { return "nan" }
-        if d.isInfinite { return d < 0 ? "-inf" : "inf" }
-        let sign = d.sign == .minus ? "-" : ""
-        if d == 0 { return sign + "0.0" }
-        // Swift's description is also the shortest round-tripping digit string (closest on ties);
-        // only its layout differs from Python's, so take its digits and exponent and lay them out again.
-        let text = abs(d).description
-        var mantissa = Substring(text)
-        var exponent = 0
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            mantissa = text[..<e]
-            exponent = Int(text[text.index(after: e)...]) ?? 0
-        }
-        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
-        let intPart = String(parts[0])
-        let fracPart = parts.count > 1 ? String(parts[1]) : ""
-        var digits = intPart + fracPart
-        // value = 0.digits * 10^decpt
-        var decpt = intPart.count + exponent
-        while digits.first == "0" {
-            digits.removeFirst()
-            decpt -= 1
-        }
-        while digits.last == "0" { digits.removeLast() }
-        let n = digits.count
-        if decpt <= -4 || decpt > 16 {
-            let e = decpt - 1
-            var out = sign + String(digits.first!)
-            if n > 1 { out += "." + digits.dropFirst() }
-            let magnitude = String(abs(e))
-            out += "e" + (e < 0 ? "-" : "+") + (magnitude.count < 2 ? "0" : "") + magnitude
-            return out
-        }
-        if decpt <= 0 { return sign + "0." + String(repeating: "0", count: -decpt) + digits }
-        if decpt >= n { return sign + digits + String(repeating: "0", count: decpt - n) + ".0" }
-        return sign + digits.prefix(decpt) + "." + digits.dropFirst(decpt)
     }
 
     /// `repr(str)`: single quotes unless the text has a single quote and no double quote; backslash,

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// One parameter of an API in a query's api_list.
 public struct APIParameter: Sendable, Equatable {

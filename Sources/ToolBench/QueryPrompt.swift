@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// ToolBench's rules for turning a query's api_list into OpenAI-style functions and the system prompt
 /// (`toolbench/utils.py::standardize, change_name`; `toolbench/inference/Downstream_tasks/rapidapi.py`:

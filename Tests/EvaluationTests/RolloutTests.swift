@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import JSON
 import OPT
 import TestSupport
 import Testing
