@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
-        .target(name: "Tokenizer"),
+        .target(name: "Tokenizer", dependencies: ["JSON"]),
         .target(name: "ToolBench", dependencies: ["JSON"]),
         .target(name: "Training", dependencies: [
             "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer",

@@ -1,3 +1,5 @@
+import JSON
+
 /// Why a tokenizer could not be loaded, or an id could not be decoded.
 public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A file is missing or unreadable.

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The Hugging Face tokenizer files of a folder, read and checked: vocab.json (token -> id), merges.txt
 /// (one merge per line, rank = order) and the optional special-token files (special_tokens_map.json,
@@ -52,24 +53,66 @@ struct TokenizerFiles {
 
     static func parseJSON(_ bytes: [UInt8], path: String) throws(TokenizerError) -> JSONValue {
         do {
-            return try JSONReader.parse(bytes)
+            return try JSONParser.parse(bytes, options: .strict)
         } catch {
-            throw .malformedFile(path: path, location: .lineColumn(error.line, error.column), message: "invalid JSON: \(error.message)")
+            let (position, message) = Self.describe(error)
+            throw .malformedFile(path: path, location: .lineColumn(position.line, position.byteColumn), message: "invalid JSON: \(message)")
         }
+    }
+
+    /// A syntax error in the tokenizer's own words: columns count bytes, and an unterminated string or a
+    /// bad escape is named where it starts.
+    static func describe(_ error: JSONSyntaxError) -> (JSONPosition, String) {
+        let byte: UInt8? = switch error.found {
+        case .end: nil
+        case .invalidByte(let b): b
+        case .character(let c): String(c).utf8.first
+        }
+        func character(_ b: UInt8) -> String {
+            b >= 0x20 && b < 0x7f ? "'\(Character(Unicode.Scalar(b)))'" : "byte 0x\(String(b, radix: 16))"
+        }
+        func unexpected(_ expected: String) -> String {
+            "unexpected \(byte.map { "character \(character($0))" } ?? "end of file"), expected \(expected)"
+        }
+        let position = switch error.problem {
+        case .unterminatedString(let start), .invalidEscape(let start): start
+        default: error.position
+        }
+        let message = switch error.problem {
+        case .empty, .unexpected(.value): unexpected("a value")
+        case .unexpected(.literal(let word)): "invalid literal, expected \(word)"
+        case .unexpected(.key): unexpected(byte == nil ? "a key" : "a key (a string)")
+        case .unexpected(.colon): unexpected("':' after a key")
+        case .unexpected(.commaOrObjectEnd): unexpected("',' or '}'")
+        case .unexpected(.commaOrArrayEnd): unexpected("',' or ']'")
+        case .unexpected(.digit): "invalid number"
+        case .unexpected(.fractionDigit): "invalid number (no digits after '.')"
+        case .unexpected(.exponentDigit): "invalid number (no digits in the exponent)"
+        case .unexpected(.hexDigit): "invalid \\u escape (expected 4 hex digits)"
+        case .extraData: "unexpected text after the JSON value"
+        case .unterminatedString: "unterminated string"
+        case .invalidEscape: "invalid escape \\\(Character(Unicode.Scalar(byte ?? 0)))"
+        case .controlCharacter(let b): "control character \(character(b)) inside a string (must be escaped)"
+        case .invalidUTF8: "string is not valid UTF-8"
+        case .duplicateKey(let key): "duplicate key \(JSONValue.quoted(key))"
+        case .leadingZero: "invalid number (leading zero)"
+        case .loneSurrogate(let code): "lone surrogate \\u\(String(code, radix: 16)) in string"
+        case .invalidSurrogatePair: "invalid surrogate pair in string"
+        }
+        return (position, message)
     }
 
     private mutating func readVocab(_ bytes: [UInt8], path: String) throws(TokenizerError) {
         guard case .object(let members) = try Self.parseJSON(bytes, path: path) else {
             throw .malformedFile(path: path, location: .file, message: "expected a JSON object of token -> id")
         }
-        if members.isEmpty { throw .malformedFile(path: path, location: .file, message: "the vocabulary is empty") }
+        if members.keys.isEmpty { throw .malformedFile(path: path, location: .file, message: "the vocabulary is empty") }
         var tokensByID: [Int32: String] = [:]
         vocab.reserveCapacity(members.count)
         idsByToken.reserveCapacity(members.count)
-        for member in members {
-            let token = member.key, value = member.value
-            guard let id = value.integer, id >= 0, id <= Int(Int32.max) else {
-                throw .malformedFile(path: path, location: .key(token), message: "expected a token id (a whole number from 0), found \(value.summary)")
+        for (token, value) in members.pairs {
+            guard let id = value.intValue, id >= 0, id <= Int(Int32.max) else {
+                throw .malformedFile(path: path, location: .key(token), message: "expected a token id (a whole number from 0), found \(Self.summary(value))")
             }
             if let other = tokensByID[Int32(id)] {
                 throw .malformedFile(path: path, location: .key(token), message: "id \(id) is also the id of \(JSONValue.quoted(other))")
@@ -120,8 +163,7 @@ struct TokenizerFiles {
             guard case .object(let members) = try Self.parseJSON(try Self.read(path), path: path) else {
                 throw .malformedFile(path: path, location: .file, message: "expected a JSON object")
             }
-            for member in members {
-                let key = member.key, value = member.value
+            for (key, value) in members.pairs {
                 if Self.specialRoles.contains(key) {
                     if case .null = value { continue }
                     let content = try Self.tokenContent(value, path: path, key: key)
@@ -132,15 +174,14 @@ struct TokenizerFiles {
                     roles[key] = (content, path)
                 } else if key == "additional_special_tokens" {
                     guard case .array(let items) = value else {
-                        throw .malformedFile(path: path, location: .key(key), message: "expected an array of tokens, found \(value.summary)")
+                        throw .malformedFile(path: path, location: .key(key), message: "expected an array of tokens, found \(Self.summary(value))")
                     }
                     for item in items { extra.append((try Self.tokenContent(item, path: path, key: key), path, key)) }
                 } else if key == "added_tokens_decoder" {
                     guard case .object(let entries) = value else {
-                        throw .malformedFile(path: path, location: .key(key), message: "expected an object of id -> token, found \(value.summary)")
+                        throw .malformedFile(path: path, location: .key(key), message: "expected an object of id -> token, found \(Self.summary(value))")
                     }
-                    for member in entries {
-                        let idText = member.key, entry = member.value
+                    for (idText, entry) in entries.pairs {
                         let content = try Self.tokenContent(entry, path: path, key: "\(key).\(idText)")
                         guard let id = Int32(idText), idsByToken[content] == id else {
                             throw .malformedFile(path: path, location: .key("\(key).\(idText)"),
@@ -181,19 +222,28 @@ struct TokenizerFiles {
         case .string(let s):
             content = s
         case .object(let members):
-            guard let member = members.first(where: { $0.key == "content" }), case .string(let s) = member.value else {
+            guard case .string(let s)? = members["content"] else {
                 throw .malformedFile(path: path, location: .key(key), message: "expected a token object with a \"content\" string")
             }
             for flag in ["lstrip", "rstrip", "single_word"] {
-                if let member = members.first(where: { $0.key == flag }), case .bool(true) = member.value {
+                if case .bool(true)? = members[flag] {
                     throw .malformedFile(path: path, location: .key(key), message: "\(flag) = true is not supported")
                 }
             }
             content = s
         default:
-            throw .malformedFile(path: path, location: .key(key), message: "expected a token (a string or an object with \"content\"), found \(value.summary)")
+            throw .malformedFile(path: path, location: .key(key), message: "expected a token (a string or an object with \"content\"), found \(Self.summary(value))")
         }
         if content.isEmpty { throw .malformedFile(path: path, location: .key(key), message: "the token is empty") }
         return content
+    }
+
+    /// A value as the tokenizer's errors name it: strings with their text, arrays as arrays.
+    static func summary(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): "the string \(JSONValue.quoted(s))"
+        case .array: "an array"
+        default: value.kindDescription
+        }
     }
 }

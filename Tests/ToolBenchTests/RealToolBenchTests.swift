@@ -15,7 +15,7 @@ enum RealData {
     static var present: Bool { FileManager.default.fileExists(atPath: answers) }
     static let skipNote: Comment = "ToolBench data_example not found (../shared/toolbench/ToolBench-data_example); set TOOLBENCH_DATA_EXAMPLE"
 
-    /// One train_messages entry read with Foundation's parser (independent of ToolBench.JSONParser).
+    /// One train_messages entry read with Foundation's parser (independent of our JSONParser).
     static func rawMessages(_ file: String, entry: Int) throws -> [[String: Any]] {
         let data = try Data(contentsOf: URL(fileURLWithPath: answers + "/" + file))
         let root = try JSONSerialization.jsonObject(with: data) as! [String: Any]
