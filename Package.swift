@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Storage", dependencies: ["CHDF5"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "JSON"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
         .target(name: "Tokenizer", dependencies: ["JSON"]),
         .target(name: "ToolBench", dependencies: ["JSON"]),

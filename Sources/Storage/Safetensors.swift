@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -181,14 +182,13 @@ extension SafetensorsFile {
         }
     }
 
-    /// The padded JSON header for tensors already in file order.
+    /// The padded JSON header for tensors already in file order, written as serde_json writes it.
     static func headerBytes(_ tensors: [Float32Tensor], dtype: TensorDType, metadata: [String: String], file: String) throws -> [UInt8] {
         var seen = Set<String>()
-        var json = "{"
-        var fields: [String] = []
+        var header = JSONObject()
         if !metadata.isEmpty {
             let pairs = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            fields.append("\"__metadata__\":{" + pairs.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "}")
+            header["__metadata__"] = .object(JSONObject(pairs.map { ($0.key, .string($0.value)) }))
         }
         var offset = 0
         for tensor in tensors {
@@ -199,32 +199,15 @@ extension SafetensorsFile {
                 throw TensorFileError(file: file, object: tensor.name, "shape \(tensor.shape) does not match \(tensor.values.count) values")
             }
             let end = offset + tensor.values.count * dtype.size
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(tensor.name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            header[tensor.name] = .object(JSONObject([
+                ("dtype", .string(dtype.rawValue)),
+                ("shape", .array(tensor.shape.map { .integer(String($0)) })),
+                ("data_offsets", .array([.integer(String(offset)), .integer(String(end))])),
+            ]))
             offset = end
         }
-        json += fields.joined(separator: ",") + "}"
-        var bytes = Array(json.utf8)
+        var bytes = Array(JSONValue.object(header).dumps(ensureASCII: false, separators: .compact).utf8)
         bytes += [UInt8](repeating: UInt8(ascii: " "), count: (8 - bytes.count % 8) % 8)
         return bytes
-    }
-
-    /// A JSON string literal, escaped as serde_json (the safetensors library's JSON) does.
-    private static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
