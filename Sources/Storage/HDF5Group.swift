@@ -5,14 +5,20 @@ import Foundation
 public final class HDF5Group: HDF5Object {
     /// Opens (or, with `create`, makes) the group at `name`, which may be nested ("a/b/c").
     public func group(_ name: String) throws -> HDF5Group {
-        let full = childPath(name)
-        guard contains(name) else { throw HDF5Error(file: file.path, object: full, message: "no such group") }
-        let gid = try file.checkOpen(H5Gopen2(id, name, tt_h5p_default()), full, "open group")
-        guard H5Iget_type(gid) == H5I_GROUP else {
-            H5Oclose(gid)
-            throw HDF5Error(file: file.path, object: full, message: "not a group")
-        }
+        let (gid, full) = try openChild(name, H5I_GROUP, "group")
         return HDF5Group(file: file, path: full, id: gid)
+    }
+
+    /// Opens the object at `name` (possibly nested), which must be a `kind` ("no such group", "not a group").
+    private func openChild(_ name: String, _ type: H5I_type_t, _ kind: String) throws -> (id: hid_t, path: String) {
+        let full = childPath(name)
+        guard contains(name) else { throw HDF5Error(file: file.path, object: full, message: "no such \(kind)") }
+        let oid = try file.checkOpen(H5Oopen(id, name, tt_h5p_default()), full, "open \(kind)")
+        guard H5Iget_type(oid) == type else {
+            H5Oclose(oid)
+            throw HDF5Error(file: file.path, object: full, message: "not a \(kind)")
+        }
+        return (oid, full)
     }
 
     /// Creates a group, with any missing intermediate groups; returns the existing one if present.
@@ -77,13 +83,7 @@ public final class HDF5Group: HDF5Object {
 
     /// Opens the dataset at `name` (possibly nested).
     public func dataset(_ name: String) throws -> HDF5Dataset {
-        let full = childPath(name)
-        guard contains(name) else { throw HDF5Error(file: file.path, object: full, message: "no such dataset") }
-        let did = try file.checkOpen(H5Oopen(id, name, tt_h5p_default()), full, "open dataset")
-        guard H5Iget_type(did) == H5I_DATASET else {
-            H5Oclose(did)
-            throw HDF5Error(file: file.path, object: full, message: "not a dataset")
-        }
+        let (did, full) = try openChild(name, H5I_DATASET, "dataset")
         return try HDF5Dataset(file: file, path: full, datasetID: did)
     }
 
