@@ -63,8 +63,7 @@ public enum GenerationBenchmark {
         guard options.promptTokens >= 1, options.newTokens >= 2, options.repeats >= 1, options.warmup >= 0 else {
             throw EvalError("bench generate: need --prompt-tokens >= 1, --new-tokens >= 2, --repeats >= 1, --warmup >= 0")
         }
-        BLAS.threadCount = options.threads
-        Parallel.threadCount = options.threads
+        useThreads(options.threads)
         let model = try ModelCheckpoint.load(options.model)
         let prompt = self.prompt(count: options.promptTokens, vocab: model.config.vocabSize)
         guard prompt.count + options.newTokens <= model.config.maxPositionEmbeddings else {

@@ -32,6 +32,12 @@ public enum Parallel {
     }
 }
 
+/// Sizes both thread pools of the kernels: BLAS calls and `Parallel` loops.
+public func useThreads(_ count: Int) {
+    BLAS.threadCount = count
+    Parallel.threadCount = count
+}
+
 /// Lets a closure that writes disjoint slices of shared buffers run on worker threads: the caller
 /// guarantees the ranges do not overlap, which Swift's Sendable checking cannot see.
 struct UncheckedSendable<Value>: @unchecked Sendable {

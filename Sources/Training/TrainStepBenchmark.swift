@@ -103,8 +103,7 @@ public enum TrainStepBenchmark {
               (1...config.maxPositionEmbeddings).contains(options.seq) else {
             throw OptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 1 <= --seq <= \(config.maxPositionEmbeddings)")
         }
-        BLAS.threadCount = options.threads
-        Parallel.threadCount = options.threads
+        useThreads(options.threads)
         let buildStart = Date()
         let model = try OPTModel(config: config, seed: options.seed)
         let buildSeconds = Date().timeIntervalSince(buildStart)

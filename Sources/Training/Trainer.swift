@@ -75,8 +75,7 @@ public final class Trainer {
         if let ranks = job.distributed.ranks, ranks != comm.size {
             throw TrainError("\(job.file): distributed.ranks is \(ranks), but mpirun started \(comm.size) ranks")
         }
-        BLAS.threadCount = job.distributed.threadsPerRank
-        Parallel.threadCount = job.distributed.threadsPerRank
+        useThreads(job.distributed.threadsPerRank)
 
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)

@@ -16,10 +16,7 @@ struct Doctor: ParsableCommand {
     var json = false
 
     func run() throws {
-        if let threads {
-            BLAS.threadCount = threads
-            Parallel.threadCount = threads
-        }
+        if let threads { useThreads(threads) }
         let comm = try Communicator.world()
         let failed = try comm.runCollectively { comm in
             let report = try DoctorReport.run(on: comm)

@@ -54,9 +54,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         do {
             let spec = try JobSpec.load(job)
-            let count = threads ?? spec.distributed.threadsPerRank
-            BLAS.threadCount = count
-            Parallel.threadCount = count
+            useThreads(threads ?? spec.distributed.threadsPerRank)
             let comm = try Communicator.world()
             try comm.runCollectively { comm in
                 let session = try EvalSession(job: spec, limit: limit, comm: comm) { if comm.rank == 0 { print($0) } }

@@ -28,10 +28,7 @@ struct Forward: ParsableCommand {
             }
             tokens.append(id)
         }
-        if let threads {
-            BLAS.threadCount = threads
-            Parallel.threadCount = threads
-        }
+        if let threads { useThreads(threads) }
         let loaded = try ModelCheckpoint.load(model)
         let result = try NextTokenLosses.compute(model: loaded, tokens: tokens, withLogits: logits != nil)
         print("\(model): \(tokens.count) tokens, \(result.losses.count) predictions")

@@ -68,10 +68,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        if let threads {
-            BLAS.threadCount = threads
-            Parallel.threadCount = threads
-        }
+        if let threads { useThreads(threads) }
         do {
             let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, stop: stop)
             let tryModel = try TryModel(checkpoint: checkpoint, tokenizerFolder: tokenizer, settings: settings)
