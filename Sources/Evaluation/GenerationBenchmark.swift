@@ -89,8 +89,7 @@ public enum GenerationBenchmark {
                 totals.append(Double(end - start) / 1e9)
             }
         }
-        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-        let prefill = median(prefills), total = median(totals)
+        let prefill = prefills.median, total = totals.median
         return Result(model: options.model, params: model.config.parameterCount, promptTokens: prompt.count,
                       newTokens: options.newTokens, threads: options.threads, repeats: options.repeats, prefillSeconds: prefill,
                       totalSeconds: total, generatedTokensPerSecond: Double(options.newTokens) / total,

@@ -88,7 +88,7 @@ public struct LengthStats: Codable, Sendable, Equatable {
         let n = sorted.count
         min = sorted[0]
         max = sorted[n - 1]
-        median = n % 2 == 1 ? Double(sorted[n / 2]) : Double(sorted[n / 2 - 1] + sorted[n / 2]) / 2
+        median = sorted.map(Double.init).median
         p90 = sorted[Swift.min(n - 1, Int((Double(n) * 0.9).rounded(.up)) - 1)]
         mean = (Double(sorted.reduce(0, +)) / Double(n) * 10).rounded() / 10
     }

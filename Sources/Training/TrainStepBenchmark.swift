@@ -138,7 +138,7 @@ public enum TrainStepBenchmark {
         }
         let flops = flopsPerToken(config, seq: t)
         let tokens = Double(b * t)
-        let (f, bw, o, s) = (median(forward), median(backward), median(update), median(whole))
+        let (f, bw, o, s) = (forward.median, backward.median, update.median, whole.median)
         return Result(preset: options.preset, batch: b, seq: t, steps: options.steps, warmup: options.warmup,
                       threads: options.threads, params: model.layout.count, matmulParams: matmulParameters(config),
                       flopsPerTokenForward: flops.forward, flopsPerTokenForwardBackward: flops.total,
@@ -147,12 +147,6 @@ public enum TrainStepBenchmark {
                       gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
                       gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
                       peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName)
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 
     /// The human-readable report, laid out as bench_pytorch.py's.
