@@ -95,4 +95,11 @@ public enum GenerationBenchmark {
                       totalSeconds: total, generatedTokensPerSecond: Double(options.newTokens) / total,
                       decodeTokensPerSecond: Double(options.newTokens - 1) / (total - prefill), tokens: tokens)
     }
+
+    /// The human-readable summary.
+    public static func report(_ r: Result) -> [String] {
+        [String(format: "prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
+                r.promptTokens, r.newTokens, r.threads, r.prefillSeconds, r.totalSeconds, r.generatedTokensPerSecond,
+                r.decodeTokensPerSecond)]
+    }
 }

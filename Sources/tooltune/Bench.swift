@@ -34,11 +34,7 @@ struct Bench: ParsableCommand {
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
                                                           warmup: warmup, threads: threads, seed: seed))
-            if json {
-                try printJSONLine(result)
-            } else {
-                TrainStepBenchmark.report(result).forEach { print($0) }
-            }
+            try printResult(result, json: json, report: TrainStepBenchmark.report)
         }
     }
 
@@ -65,20 +61,18 @@ struct Bench: ParsableCommand {
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
                                                            repeats: repeats, warmup: warmup, threads: threads))
-            if json {
-                try printJSONLine(result)
-            } else {
-                print(String(format: "prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
-                             result.promptTokens, result.newTokens, result.threads, result.prefillSeconds, result.totalSeconds,
-                             result.generatedTokensPerSecond, result.decodeTokensPerSecond))
-            }
+            try printResult(result, json: json, report: GenerationBenchmark.report)
         }
     }
 }
 
-/// One benchmark result as a JSON line with sorted keys (what the comparison scripts read).
-func printJSONLine(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+/// A command's result: one JSON line with sorted keys (what the comparison scripts read), or the report's lines.
+func printResult<Result: Encodable>(_ result: Result, json: Bool, report: (Result) -> [String]) throws {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(result), as: UTF8.self))
+    } else {
+        report(result).forEach { print($0) }
+    }
 }

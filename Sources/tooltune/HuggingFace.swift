@@ -28,13 +28,7 @@ struct ImportHF: ParsableCommand {
 
     func run() throws {
         let report = try HuggingFaceImport.run(folder: folder, output: output, replacing: force)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            HuggingFaceImport.lines(report).forEach { print($0) }
-        }
+        try printResult(report, json: json, report: HuggingFaceImport.lines)
     }
 }
 
