@@ -1,7 +1,7 @@
 import JSON
 import Testing
 
-@Suite struct JSONWriterTests {
+@Suite struct WriterTests {
     @Test func dumpsLikePython() {
         // Expected strings printed by Python 3.11's json.dumps.
         #expect(JSONValue.object(JSONObject([("error", .string("")), ("response", .string("é😀\u{01}\t\"\\/ x\u{2028}"))])).dumps()
@@ -34,7 +34,7 @@ import Testing
     }
 }
 
-@Suite struct JSONParserTests {
+@Suite struct DialectTests {
     func parse(_ text: String, _ options: JSONParser.Options) throws(JSONSyntaxError) -> JSONValue {
         try JSONParser.parse(Array(text.utf8), options: options)
     }
