@@ -17,8 +17,16 @@ if [ ${#missing[@]} -gt 0 ]; then
         command -v sudo >/dev/null || { echo "error: need root or sudo to install ${missing[*]}" >&2; exit 1; }
         sudo="sudo"
     fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # apt's progress goes to a log, shown only if something fails.
+    log=$(mktemp)
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "error: installing ${missing[*]} failed (output above)" >&2
+        exit 1
+    fi
+    rm -f "$log"
+    echo "installed: ${missing[*]}"
 fi
 
 command -v swift >/dev/null || {
