@@ -138,15 +138,20 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
     /// the run resumes from it to the end with every step logged once.
     @Test func killedRunsResumeFromACompleteCheckpoint() throws {
         // A larger model so each checkpoint takes a while to write; one every step.
-        let job = try TrainingJob("crash", hidden: 256, layers: 3, steps: 12, everySteps: 1, dropout: 0)
-        for delay in [1.5, 2.5, 3.5] {
+        let job = try TrainingJob("crash", hidden: 384, layers: 4, steps: 12, everySteps: 1, dropout: 0)
+        for pause in [0.0, 0.02, 0.05, 0.1, 0.2] {
+            let before = (try? job.run.checkpoints().count) ?? 0
             let process = Process()
             process.executableURL = URL(fileURLWithPath: ToolTuneBinary.path)
             process.arguments = ["train", job.file.path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            Thread.sleep(forTimeInterval: delay)
+            // Kill while it is checkpointing: once this run has written a checkpoint (it writes one per
+            // step), the next write is under way or about to be.
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning, (try? job.run.checkpoints().count) ?? 0 <= before, Date() < deadline { usleep(5_000) }
+            Thread.sleep(forTimeInterval: pause)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             guard let latest = try job.run.latestCheckpoint() else { continue }
