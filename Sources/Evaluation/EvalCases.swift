@@ -61,13 +61,8 @@ public struct EvalCases: Sendable {
             throw EvalError("\(path): the prepared eval dataset is missing; run `tooltune prepare \(job.file)` first")
         }
         let dataset = try PreparedDataset(path: path)
-        guard dataset.metadata.tokenizerSHA256 == tokenizer.sha256 else {
-            throw EvalError("\(path): prepared with tokenizer \(dataset.metadata.tokenizerSHA256), but the job's tokenizer is \(tokenizer.sha256); run `tooltune prepare` again")
-        }
-        let prepared = (dataset.metadata.maxSeqLen, dataset.metadata.lossTurns)
-        guard prepared == (job.data.maxSeqLen, job.data.lossTurns.rawValue) else {
-            throw EvalError("\(path) was prepared with max_seq_len \(prepared.0) and loss_turns \(prepared.1), but \(job.file) says \(job.data.maxSeqLen) and \(job.data.lossTurns.rawValue); run `tooltune prepare \(job.file)` again")
-        }
+        try DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
+            .checkUpToDate(dataset, at: path, split: .eval)
         var exampleOfInput = [Int: Int]()
         for (e, k) in dataset.inputIndex.enumerated() { exampleOfInput[Int(k)] = e }
         let count = min(limit ?? dataset.exampleCount, dataset.exampleCount)

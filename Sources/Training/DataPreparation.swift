@@ -65,7 +65,7 @@ public struct DataPreparation: Sendable {
         var counts = LoadedData()
         counts.ignoredFiles = ignored
         var summary = SplitSummary(split: split.rawValue, input: input)
-        summary.testIDs.idsListed = testIDs?.count ?? 0
+        summary.testQueries.idsListed = testIDs?.count ?? 0
         var droppedQueries = Set<String>()
         var errors: [DataError] = []
         if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
@@ -112,11 +112,11 @@ public struct DataPreparation: Sendable {
                     if let id = conversation.queryID {
                         if testIDs.contains(id) {
                             droppedQueries.insert(id)
-                            summary.testIDs.droppedExamples += 1
+                            summary.testQueries.droppedExamples += 1
                             continue
                         }
                     } else {
-                        summary.testIDs.examplesWithoutQueryID += 1
+                        summary.testQueries.examplesWithoutQueryID += 1
                     }
                 }
                 batch.append(conversation)
@@ -130,7 +130,7 @@ public struct DataPreparation: Sendable {
         summary.ignoredFiles = counts.ignoredFiles
         summary.invalidAnswerFiles = counts.invalidAnswerFiles
         summary.entriesWithoutExample = counts.entriesWithoutExample
-        summary.testIDs.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
+        summary.testQueries.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
         return PreparedSplit(examples: kept, summary: summary)
     }
 

@@ -45,6 +45,12 @@ public struct TestIDCounts: Codable, Sendable, Equatable {
     public var droppedQueries: [String] = []
     /// Examples whose input names no query id, so they could not be checked.
     public var examplesWithoutQueryID = 0
+
+    // Spelled out: convertToSnakeCase would write "ID" as "_i_d".
+    enum CodingKeys: String, CodingKey {
+        case idsListed = "ids_listed", droppedExamples = "dropped_examples", droppedQueries = "dropped_queries"
+        case examplesWithoutQueryID = "examples_without_query_id"
+    }
 }
 
 public struct FitCounts: Codable, Sendable, Equatable {
@@ -114,7 +120,7 @@ public struct SplitSummary: Codable, Sendable {
     public var invalidAnswerFiles = 0
     public var entriesWithoutExample = 0
     public var examplesRead = 0
-    public var testIDs = TestIDCounts()
+    public var testQueries = TestIDCounts()
     public var fit = FitCounts()
     /// Examples before fitting that were longer than max_seq_len.
     public var overMaxSeqLen = 0
@@ -143,7 +149,7 @@ public struct SplitSummary: Codable, Sendable {
     /// The counts stored in the dataset's `counts` attribute.
     var counts: [String: Int] {
         ["examples_read": examplesRead, "examples": examples, "tokens": tokens, "trainable_tokens": trainableTokens,
-         "sequences": sequences, "dropped_test_ids": testIDs.droppedExamples, "dropped_too_long": fit.droppedTooLong,
+         "sequences": sequences, "dropped_test_ids": testQueries.droppedExamples, "dropped_too_long": fit.droppedTooLong,
          "errors": errorCount, "trimmed": fit.trimmed, "compacted": fit.compactedTotal, "as_is": fit.asIs,
          "observations_shortened": fit.observationsShortened, "turns_dropped": fit.turnsDropped,
          "over_max_seq_len": overMaxSeqLen]
@@ -183,12 +189,12 @@ public struct SplitSummary: Codable, Sendable {
         var examplesLine = "examples read: \(n(examplesRead))"
         if entriesWithoutExample > 0 { examplesLine += " (\(entriesWithoutExample) train_messages entries give none: last message not an assistant call)" }
         out.append(examplesLine)
-        if testIDs.idsListed > 0 {
-            var line = "test query ids: \(n(testIDs.idsListed)) listed; dropped \(testIDs.droppedExamples) examples of \(testIDs.droppedQueries.count) queries"
-            if !testIDs.droppedQueries.isEmpty { line += " (\(testIDs.droppedQueries.prefix(10).joined(separator: ", "))\(testIDs.droppedQueries.count > 10 ? ", ..." : ""))" }
+        if testQueries.idsListed > 0 {
+            var line = "test query ids: \(n(testQueries.idsListed)) listed; dropped \(testQueries.droppedExamples) examples of \(testQueries.droppedQueries.count) queries"
+            if !testQueries.droppedQueries.isEmpty { line += " (\(testQueries.droppedQueries.prefix(10).joined(separator: ", "))\(testQueries.droppedQueries.count > 10 ? ", ..." : ""))" }
             out.append(line)
-            if testIDs.examplesWithoutQueryID > 0 {
-                out.append("WARNING: \(testIDs.examplesWithoutQueryID) examples name no query id and could not be checked against the test ids")
+            if testQueries.examplesWithoutQueryID > 0 {
+                out.append("WARNING: \(testQueries.examplesWithoutQueryID) examples name no query id and could not be checked against the test ids")
             }
         }
         if errorCount > 0 {
@@ -196,7 +202,7 @@ public struct SplitSummary: Codable, Sendable {
             out += errors.prefix(Self.printLimit).map { "  \(shorten($0))" }
             if errorCount > Self.printLimit { out.append("  ... and \(errorCount - Self.printLimit) more (summary.json lists \(errors.count))") }
         }
-        let considered = examplesRead - testIDs.droppedExamples - errorCount
+        let considered = examplesRead - testQueries.droppedExamples - errorCount
         out.append("fit (max_seq_len \(maxSeqLen)): \(n(overMaxSeqLen)) of \(n(considered)) examples were longer; "
                    + "\(n(fit.asIs)) kept as they were, \(n(fit.trimmed)) trimmed, \(n(fit.compactedTotal)) compacted, \(n(fit.droppedTooLong)) dropped")
         if fit.trimmed > 0 {
@@ -242,16 +248,21 @@ public struct SplitSummary: Codable, Sendable {
 }
 
 /// The `sources` attribute of a prepared dataset.
-struct SourcesDescription: Codable {
+struct SourcesDescription: Codable, Equatable {
     var input: String
     var files: [String: Int]
     var format: String
     var keepThoughts: Bool
     var testQueryIDs: [String]
+
+    // The job's key names; spelled out because convertToSnakeCase would write "IDs" as "_i_ds".
+    enum CodingKeys: String, CodingKey {
+        case input, files, format, keepThoughts = "keep_thoughts", testQueryIDs = "test_query_ids"
+    }
 }
 
 /// The `fit` attribute of a prepared dataset.
-struct FitDescription: Codable {
+struct FitDescription: Codable, Equatable {
     var mode: String
     var maxSeqLen: Int
     var compaction: [String]

@@ -166,28 +166,20 @@ public final class Trainer {
     // MARK: Start-up
 
     /// The prepared training data: prepared by rank 0 first if the file is missing, then opened on every
-    /// rank. Rank 0 checks it was made with this job's tokenizer and sequence length.
+    /// rank. Rank 0 checks it still matches the job (tokenizer, recipe, input files).
     func openDataset(tokenizer: Tokenizer) throws -> PreparedDataset {
         guard let path = DataPreparation.datasetPath(.train, job: job) else {
             throw TrainError("\(job.file): data.train is not set")
         }
+        let preparation = DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
         if coordinator, !FileManager.default.fileExists(atPath: path) {
             log("train: \(path) does not exist; preparing the data first")
-            let summary = try DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256).run()
-            summary.lines().forEach(log)
+            try preparation.run().lines().forEach(log)
         }
         try comm.barrier()
         let dataset = try PreparedDataset(path: path)
         if coordinator {
-            let meta = dataset.metadata
-            guard meta.tokenizerSHA256 == tokenizer.sha256 else {
-                throw TrainError("\(path) was prepared with tokenizer \(meta.tokenizerSHA256.prefix(12))…, but tokenizer.path "
-                                 + "\(job.tokenizer.path) is \(tokenizer.sha256.prefix(12))…; run `tooltune prepare \(job.file)` again")
-            }
-            guard meta.maxSeqLen <= job.data.maxSeqLen else {
-                throw TrainError("\(path) was prepared for max_seq_len \(meta.maxSeqLen), the job says \(job.data.maxSeqLen); "
-                                 + "run `tooltune prepare \(job.file)` again")
-            }
+            try preparation.checkUpToDate(dataset, at: path, split: .train)
             guard dataset.maxTokenID < job.model.config.vocabSize else {
                 throw TrainError("\(path) has token id \(dataset.maxTokenID), outside the model's vocab_size \(job.model.config.vocabSize)")
             }

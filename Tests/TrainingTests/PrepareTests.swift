@@ -52,12 +52,12 @@ struct PrepareWorkspace {
         let summary = try preparation.run()
         let train = try #require(summary.splits.first { $0.split == "train" })
         #expect(train.examplesRead == 1308 && train.files == ["toolbench-answers": 400] && train.invalidAnswerFiles == 2)
-        #expect(train.testIDs.idsListed == 43)
+        #expect(train.testQueries.idsListed == 43)
         // demo/README.md: 17650 (G1), 12521 (G2), 13551 (G3) are train queries listed as test ids: 3 + 4 + 3 steps.
-        #expect(train.testIDs.droppedQueries == ["12521", "13551", "17650"] && train.testIDs.droppedExamples == 10)
-        #expect(train.testIDs.examplesWithoutQueryID == 0 && train.errorCount == 0)
+        #expect(train.testQueries.droppedQueries == ["12521", "13551", "17650"] && train.testQueries.droppedExamples == 10)
+        #expect(train.testQueries.examplesWithoutQueryID == 0 && train.errorCount == 0)
         let eval = try #require(summary.splits.first { $0.split == "eval" })
-        #expect(eval.examplesRead == 139 && eval.testIDs.droppedExamples == 0)  // eval data is never filtered
+        #expect(eval.examplesRead == 139 && eval.testQueries.droppedExamples == 0)  // eval data is never filtered
 
         // Every action is counted, and the counts add up.
         let fit = train.fit
