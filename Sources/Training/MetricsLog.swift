@@ -32,6 +32,26 @@ public struct StepMetrics: Codable, Equatable, Sendable {
         case communicationSeconds = "comm_s"
         case waitSeconds = "wait_s"
     }
+
+    /// One column of the metrics table: a field and its JSON key, which is also its dataset name in a
+    /// checkpoint's `/trainer/metrics`.
+    enum Column {
+        case integer(CodingKeys, WritableKeyPath<StepMetrics, Int>)
+        case real(CodingKeys, WritableKeyPath<StepMetrics, Double>)
+        case flag(CodingKeys, WritableKeyPath<StepMetrics, Bool>)
+    }
+
+    /// Every field, in the table's order.
+    static var columns: [Column] {
+        [.integer(.step, \.step), .integer(.epoch, \.epoch), .real(.loss, \.loss), .real(.lr, \.lr),
+         .real(.gradNorm, \.gradNorm), .integer(.tokens, \.tokens), .integer(.targetTokens, \.targetTokens),
+         .real(.tokensPerSecond, \.tokensPerSecond), .real(.seconds, \.seconds), .real(.computeSeconds, \.computeSeconds),
+         .real(.communicationSeconds, \.communicationSeconds), .real(.waitSeconds, \.waitSeconds), .flag(.skipped, \.skipped)]
+    }
+
+    /// All zero: the start of a row read column by column.
+    static let zero = StepMetrics(step: 0, epoch: 0, loss: 0, lr: 0, gradNorm: 0, tokens: 0, targetTokens: 0, tokensPerSecond: 0,
+                                  seconds: 0, computeSeconds: 0, communicationSeconds: 0, waitSeconds: 0, skipped: false)
 }
 
 /// metrics.jsonl: one JSON object per line, appended as steps finish.

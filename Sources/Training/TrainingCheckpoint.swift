@@ -145,42 +145,36 @@ public enum TrainingCheckpoint {
 
     // MARK: The metrics table
 
+    /// One dataset per `StepMetrics.columns` entry (integers as int64, flags as uint8).
     static func writeMetrics(_ metrics: [StepMetrics], to group: HDF5Group) throws {
-        func ints(_ name: String, _ value: (StepMetrics) -> Int) throws { try group.write(name, metrics.map { Int64(value($0)) }) }
-        func doubles(_ name: String, _ value: (StepMetrics) -> Double) throws { try group.write(name, metrics.map(value)) }
-        try ints("step") { $0.step }
-        try ints("epoch") { $0.epoch }
-        try doubles("loss") { $0.loss }
-        try doubles("lr") { $0.lr }
-        try doubles("grad_norm") { $0.gradNorm }
-        try ints("tokens") { $0.tokens }
-        try ints("target_tokens") { $0.targetTokens }
-        try doubles("tokens_per_s") { $0.tokensPerSecond }
-        try doubles("seconds") { $0.seconds }
-        try doubles("compute_s") { $0.computeSeconds }
-        try doubles("comm_s") { $0.communicationSeconds }
-        try doubles("wait_s") { $0.waitSeconds }
-        try group.write("skipped", metrics.map { UInt8($0.skipped ? 1 : 0) })
+        for column in StepMetrics.columns {
+            switch column {
+            case .integer(let key, let field): try group.write(key.rawValue, metrics.map { Int64($0[keyPath: field]) })
+            case .real(let key, let field): try group.write(key.rawValue, metrics.map { $0[keyPath: field] })
+            case .flag(let key, let field): try group.write(key.rawValue, metrics.map { UInt8($0[keyPath: field] ? 1 : 0) })
+            }
+        }
     }
 
     static func readMetrics(_ group: HDF5Group) throws -> [StepMetrics] {
-        func ints(_ name: String) throws -> [Int] { try group.read(name, as: Int64.self).values.map { Int($0) } }
-        func doubles(_ name: String) throws -> [Double] { try group.read(name, as: Double.self).values }
-        let step = try ints("step"), epoch = try ints("epoch"), loss = try doubles("loss"), lr = try doubles("lr")
-        let gradNorm = try doubles("grad_norm"), tokens = try ints("tokens"), targets = try ints("target_tokens")
-        let rate = try doubles("tokens_per_s"), seconds = try doubles("seconds"), compute = try doubles("compute_s")
-        let communication = try doubles("comm_s"), wait = try doubles("wait_s")
-        let skipped = try group.read("skipped", as: UInt8.self).values
-        let columns = [epoch.count, loss.count, lr.count, gradNorm.count, tokens.count, targets.count, rate.count,
-                       seconds.count, compute.count, communication.count, wait.count, skipped.count]
-        guard columns.allSatisfy({ $0 == step.count }) else {
-            throw ModelCheckpointError(file: group.file.path, message: "\(group.path): metrics columns have different lengths \(columns)")
+        let count = try group.read(StepMetrics.CodingKeys.step.rawValue, as: Int64.self).values.count
+        var metrics = [StepMetrics](repeating: .zero, count: count)
+        func fill<T: HDF5Scalar, V>(_ key: StepMetrics.CodingKeys, _ type: T.Type, _ field: WritableKeyPath<StepMetrics, V>,
+                                     _ convert: (T) -> V) throws {
+            let values = try group.read(key.rawValue, as: type).values
+            guard values.count == count else {
+                throw ModelCheckpointError(file: group.file.path, message: "\(group.path)/\(key.rawValue) has \(values.count) rows, step has \(count)")
+            }
+            for (i, value) in values.enumerated() { metrics[i][keyPath: field] = convert(value) }
         }
-        return step.indices.map { i in
-            StepMetrics(step: step[i], epoch: epoch[i], loss: loss[i], lr: lr[i], gradNorm: gradNorm[i], tokens: tokens[i],
-                        targetTokens: targets[i], tokensPerSecond: rate[i], seconds: seconds[i], computeSeconds: compute[i],
-                        communicationSeconds: communication[i], waitSeconds: wait[i], skipped: skipped[i] != 0)
+        for column in StepMetrics.columns {
+            switch column {
+            case .integer(let key, let field): try fill(key, Int64.self, field) { Int($0) }
+            case .real(let key, let field): try fill(key, Double.self, field) { $0 }
+            case .flag(let key, let field): try fill(key, UInt8.self, field) { $0 != 0 }
+            }
         }
+        return metrics
     }
 }
 

@@ -124,6 +124,9 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         expectSuccess(second, "resume")
         #expect(second.stdout.contains("resuming after step 3"), "\(second.stdout)")
         let a = try straight.metrics(), b = try resumed.metrics()
+        // The checkpoint's metrics table holds every step of metrics.jsonl, every field.
+        let latest = try #require(try resumed.run.latestCheckpoint())
+        #expect(try TrainingCheckpoint.describe(latest.path).metrics == b)
         #expect(a.map(\.loss) == b.map(\.loss))
         #expect(a.map(\.gradNorm) == b.map(\.gradNorm))
         #expect(b.map(\.step) == Array(1...6))
