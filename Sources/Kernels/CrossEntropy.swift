@@ -4,32 +4,34 @@ import Foundation
 /// embedding), computed in vocabulary chunks so that the full [rows x vocab] logits never exist: forward
 /// keeps a running max and sum per row (an online log-sum-exp); backward recomputes each chunk.
 public enum CrossEntropy {
-    /// Logit values per chunk that `scratchCount` plans for (16 MiB).
+    /// Logit values per chunk (16 MiB).
     public static let chunkBudget = 1 << 22
 
-    /// Scratch floats for `rows` rows: a chunk of about `chunkBudget` logits, at least 64 columns wide.
-    public static func scratchCount(rows: Int, vocab: Int) -> Int {
-        rows * min(vocab, max(64, chunkBudget / max(1, rows) / 16 * 16))
+    /// Columns per vocabulary chunk for `rows` rows: about `chunkBudget` logits, at least 64 columns, a
+    /// multiple of 16. A function of the shape alone, so the bits of a result never depend on how much
+    /// scratch a caller planned.
+    static func chunkWidth(rows: Int, vocab: Int) -> Int {
+        min(vocab, max(64, chunkBudget / max(1, rows) / 16 * 16))
     }
 
-    /// Columns per vocabulary chunk: as many as the scratch holds for `rows` rows (a multiple of 16).
-    static func chunkWidth(rows: Int, vocab: Int, scratch: Int) -> Int {
-        let width = min(vocab, scratch / max(1, rows) / 16 * 16)
-        precondition(width >= min(vocab, 16), "CrossEntropy: scratch of \(scratch) floats is too small for \(rows) rows")
-        return width
+    /// Scratch floats that a pass of any number of rows up to `rows` needs: `n * chunkWidth(n)` is at
+    /// most `n * vocab` and at most `max(chunkBudget, 64 n)`.
+    public static func scratchCount(rows: Int, vocab: Int) -> Int {
+        min(rows * vocab, max(chunkBudget, 64 * rows))
     }
 
     /// losses[n] = logSumExp[n] - logit[n, targets[n]], with logits[n, v] = hidden[n, :] · table[v, :].
     /// Shapes: hidden [n, d], table [vocab, d], targets [n] (each in 0..<vocab), losses and logSumExp [n]
-    /// (logSumExp is kept for `backward`). The scratch sets the chunk width (`scratchCount` plans one).
+    /// (logSumExp is kept for `backward`). `scratch` holds [n, width] logits: `chunkWidth` columns unless
+    /// `width` is given (tests force many chunks with it); `scratchCount` plans it.
     /// `predictions` [n], when given, gets each row's argmax over the vocabulary (the first of equal
     /// maxima, as torch.argmax), for token accuracy.
     public static func forward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
                                rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
-                               predictions: UnsafeMutablePointer<Int32>? = nil) {
+                               width: Int? = nil, predictions: UnsafeMutablePointer<Int32>? = nil) {
         guard n > 0 else { return }
-        let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
+        let width = checkedWidth(width, rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
         // logSumExp holds the running max until the end; losses holds the running sum of exponentials.
         let runningMax = logSumExp, runningSum = losses
@@ -63,13 +65,14 @@ public enum CrossEntropy {
 
     /// Gradients of `scale * Σ_n losses[n]`: with g[n, v] = scale * (softmax(logits)[n, v] - [v == target]),
     /// dHidden[n, d] = g · table (overwritten) and dTable[vocab, d] += g^T · hidden. `logSumExp` is the
-    /// forward's. Shapes as in `forward`.
+    /// forward's. Shapes and chunks as in `forward`.
     public static func backward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                 logSumExp: UnsafePointer<Float>, scale: Float,
                                 dHidden: UnsafeMutablePointer<Float>, dTable: UnsafeMutablePointer<Float>,
-                                rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>) {
+                                rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
+                                width: Int? = nil) {
         guard n > 0 else { return }
-        let width = chunkWidth(rows: n, vocab: vocab, scratch: scratch.count)
+        let width = checkedWidth(width, rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
         forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
             Parallel.forEach(n, minimumChunk: 8) { range in
@@ -84,6 +87,12 @@ public enum CrossEntropy {
             matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
             matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
         }
+    }
+
+    static func checkedWidth(_ width: Int?, rows: Int, vocab: Int, scratch: Int) -> Int {
+        let width = min(vocab, width ?? chunkWidth(rows: rows, vocab: vocab))
+        precondition(width > 0 && rows * width <= scratch, "CrossEntropy: scratch of \(scratch) floats is too small for \(rows) rows x \(width) columns")
+        return width
     }
 
     /// For each vocabulary chunk [v0, v0 + w): scratch[n, w] = the chunk's logits, then `body(v0, w)`.

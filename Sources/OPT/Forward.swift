@@ -78,10 +78,14 @@ extension OPTModel {
         return logits
     }
 
-    /// The workspace for the batch's shape (kept from the last pass when the shape is the same).
+    /// The workspace for the batch's shape: the last one when it has the same length and room for the
+    /// rows (a run's micro-batches vary in rows, rarely in length), else a new plan.
     func prepare(_ batch: MicroBatch) -> Workspace {
-        if let w = workspace, w.rows == batch.rows, w.length == batch.length { return w }
-        workspace = nil  // free the old shape's memory before planning the new one
+        if let w = workspace, w.length == batch.length, batch.rows <= w.capacityRows {
+            w.use(rows: batch.rows)
+            return w
+        }
+        workspace = nil  // free the old plan's memory before making the new one
         let w = Workspace(config: config, rows: batch.rows, length: batch.length)
         workspace = w
         return w

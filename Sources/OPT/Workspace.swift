@@ -1,13 +1,16 @@
 import Kernels
 
-/// The activation memory of one (rows, length) shape, planned once and reused by every pass of that shape.
+/// The activation memory of up to `capacityRows` rows of `length` tokens, planned once and reused by
+/// every pass of that length and no more rows (a pass of fewer rows uses the front of each buffer).
 ///
 /// Kept from forward for backward, per layer: the layer input (`stream`), q|k|v, the attention output,
 /// one log-sum-exp per (row, head, query) instead of the attention probabilities, the residual sums that
 /// feed LayerNorms, relu(fc1), and the LayerNorm statistics. LayerNorm outputs, dropout masks and attention
 /// scores are recomputed in backward. Everything else is scratch shared by all layers.
 final class Workspace {
-    let rows: Int, length: Int, tokens: Int
+    /// The current pass's shape.
+    private(set) var rows: Int, tokens: Int
+    let length: Int, capacityRows: Int
     let hidden: Int, ffn: Int, embed: Int, layers: Int, heads: Int
 
     /// Layer l's input is stream l; stream `layers` is the decoder output (before the final LayerNorm).
@@ -53,6 +56,7 @@ final class Workspace {
     init(config: OPTConfig, rows: Int, length: Int) {
         self.rows = rows
         self.length = length
+        capacityRows = rows
         let n = rows * length
         tokens = n
         hidden = config.hiddenSize
@@ -90,6 +94,13 @@ final class Workspace {
         dHeadInput = FloatBuffer(count: n * h)
         crossEntropyScratch = FloatBuffer(count: CrossEntropy.scratchCount(rows: n, vocab: config.vocabSize))
         attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
+    }
+
+    /// Sets up a pass of `rows` rows (at most `capacityRows`): every offset below follows `tokens`.
+    func use(rows: Int) {
+        precondition(rows <= capacityRows, "a workspace for \(capacityRows) rows cannot hold \(rows)")
+        self.rows = rows
+        tokens = rows * length
     }
 
     func stream(_ l: Int) -> UnsafeMutablePointer<Float> { streams.pointer + l * tokens * hidden }

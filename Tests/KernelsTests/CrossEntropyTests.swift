@@ -1,26 +1,26 @@
 import Foundation
-import Kernels
+@testable import Kernels
 import Testing
 
-/// The chunked tied-head cross-entropy against a direct double-precision evaluation, with the scratch
-/// small enough to force many vocabulary chunks (and a ragged last chunk).
+/// The chunked tied-head cross-entropy against a direct double-precision evaluation, with chunks narrow
+/// enough to force many of them (and a ragged last chunk).
 @Suite struct CrossEntropyTests {
     @Test(arguments: [16 * 7, 1 << 20])
-    func matchesDirectEvaluation(scratchPerRow: Int) {
+    func matchesDirectEvaluation(width: Int) {
         let rows = 9, vocab = 1000, dim = 24
         var rng = SplitMix64(seed: 5)
         let hidden = (0..<(rows * dim)).map { _ in Float(rng.nextUniform() * 4 - 2) }
         let table = (0..<(vocab * dim)).map { _ in Float(rng.nextUniform() * 2 - 1) }
         let targets = (0..<rows).map { _ in Int32(rng.next() % UInt64(vocab)) }
-        var scratch = [Float](repeating: 0, count: rows * min(scratchPerRow, vocab))
+        var scratch = [Float](repeating: 0, count: rows * min(width, vocab))
         var losses = [Float](repeating: 0, count: rows), lse = [Float](repeating: 0, count: rows)
         var dHidden = [Float](repeating: .nan, count: rows * dim), dTable = [Float](repeating: 1, count: vocab * dim)
         let scale: Float = 0.25
         scratch.withUnsafeMutableBufferPointer { s in
             CrossEntropy.forward(hidden: hidden, table: table, targets: targets, losses: &losses, logSumExp: &lse,
-                                 rows: rows, vocab: vocab, dim: dim, scratch: s)
+                                 rows: rows, vocab: vocab, dim: dim, scratch: s, width: width)
             CrossEntropy.backward(hidden: hidden, table: table, targets: targets, logSumExp: lse, scale: scale,
-                                  dHidden: &dHidden, dTable: &dTable, rows: rows, vocab: vocab, dim: dim, scratch: s)
+                                  dHidden: &dHidden, dTable: &dTable, rows: rows, vocab: vocab, dim: dim, scratch: s, width: width)
         }
         var expectedDHidden = [Double](repeating: 0, count: rows * dim)
         var expectedDTable = [Double](repeating: 1, count: vocab * dim)  // backward adds to what is there
@@ -44,19 +44,19 @@ import Testing
 
     /// `predictions` is the argmax of each row's logits across chunks, the first of equal maxima.
     @Test(arguments: [16 * 3, 1 << 20])
-    func predictionsAreTheArgmaxAcrossChunks(scratchPerRow: Int) {
+    func predictionsAreTheArgmaxAcrossChunks(width: Int) {
         let rows = 5, vocab = 200, dim = 8
         var rng = SplitMix64(seed: 11)
         let hidden = (0..<(rows * dim)).map { _ in Float(rng.nextUniform() * 4 - 2) }
         var table = (0..<(vocab * dim)).map { _ in Float(rng.nextUniform() * 2 - 1) }
         // Row 150 repeats row 20: their logits tie for every hidden vector; make them the maximum.
         for d in 0..<dim { table[20 * dim + d] = 3 * hidden[d]; table[150 * dim + d] = 3 * hidden[d] }
-        var scratch = [Float](repeating: 0, count: rows * min(scratchPerRow, vocab))
+        var scratch = [Float](repeating: 0, count: rows * min(width, vocab))
         var losses = [Float](repeating: 0, count: rows), lse = [Float](repeating: 0, count: rows)
         var predictions = [Int32](repeating: -1, count: rows)
         scratch.withUnsafeMutableBufferPointer { s in
             CrossEntropy.forward(hidden: hidden, table: table, targets: [Int32](repeating: 0, count: rows), losses: &losses,
-                                 logSumExp: &lse, rows: rows, vocab: vocab, dim: dim, scratch: s, predictions: &predictions)
+                                 logSumExp: &lse, rows: rows, vocab: vocab, dim: dim, scratch: s, width: width, predictions: &predictions)
         }
         for r in 0..<rows {
             let logits = (0..<vocab).map { v in (0..<dim).reduce(Float(0)) { $0 + hidden[r * dim + $1] * table[v * dim + $1] } }
@@ -65,5 +65,16 @@ import Testing
             #expect(Int(predictions[r]) == expected, "row \(r)")
         }
         #expect(predictions[0] == 20)
+    }
+
+    /// A scratch planned for `rows` rows holds the chunks of every smaller pass, whose width depends on
+    /// its own row count only (a workspace planned for more rows gives the same bits).
+    @Test(arguments: [64, 4096, 50272])
+    func scratchForManyRowsServesEveryFewer(vocab: Int) {
+        for rows in [1, 2, 63, 64, 65, 1000, 2048, 3000, 4095, 8192, 65_537, 200_000] {
+            let planned = CrossEntropy.scratchCount(rows: rows, vocab: vocab)
+            let worst = stride(from: 1, through: rows, by: max(1, rows / 5000)).map { $0 * CrossEntropy.chunkWidth(rows: $0, vocab: vocab) }.max()!
+            #expect(worst <= planned, "vocab \(vocab), \(rows) rows: a smaller pass needs \(worst) > \(planned)")
+        }
     }
 }

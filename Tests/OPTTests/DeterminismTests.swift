@@ -1,5 +1,5 @@
 import Kernels
-import OPT
+@testable import OPT
 import Testing
 
 /// Same inputs, same bits: run after run, and on any number of threads.
@@ -42,6 +42,29 @@ import Testing
         #expect(try Self.run(model, batch, threads: 2) == first)
         #expect(try Self.run(model, batch, threads: 1) == first)
         #expect(first.gradients.contains { $0 != 0 })
+    }
+
+    /// A micro-batch of fewer rows reuses the planned workspace and gives the bits of a fresh model.
+    @Test(arguments: [TestModels.smallPreLN, TestModels.smallPostLN])
+    func fewerRowsReuseTheWorkspaceWithTheSameBits(config: OPTConfig) throws {
+        let length = 64
+        var rng = SplitMix64(seed: 4)
+        func batch(rows: Int) throws -> MicroBatch {
+            let n = rows * length
+            let tokens = (0..<n).map { _ in Int32(rng.next() % 211) }
+            let targets = (0..<n).map { i in i % length == length - 1 ? -1 : tokens[i + 1] }
+            return try MicroBatch(rows: rows, length: length, tokens: tokens, positions: (0..<n).map { Int32($0 % length) },
+                                  segments: (0..<n).map { Int32($0 / length) }, attentionMask: [Bool](repeating: true, count: n),
+                                  targets: targets, sequenceIDs: (0..<rows).map(UInt64.init))
+        }
+        let three = try batch(rows: 3), one = try batch(rows: 1)
+        let used = try OPTModel(config: config, seed: 8)
+        _ = try Self.run(used, three, threads: 2)
+        let planned = try #require(used.workspace.map(ObjectIdentifier.init))
+        let reused = try Self.run(used, one, threads: 2)
+        #expect(used.workspace.map(ObjectIdentifier.init) == planned)
+        #expect(try Self.run(OPTModel(config: config, seed: 8), one, threads: 2) == reused)
+        #expect(try Self.run(used, three, threads: 2) == Self.run(OPTModel(config: config, seed: 8), three, threads: 2))
     }
 
     @Test func randomInitIsReproducibleAndHuggingFaceShaped() throws {
