@@ -39,10 +39,10 @@ extension DataPreparation {
                 reasons.append("this tooltune fits examples differently (compaction or observation limits) than the one that prepared it")
             }
         } else {
-            reasons.append("its fit attribute is not what this version of tooltune writes")
+            reasons.append("another version of tooltune prepared it (its fit attribute has another form)")
         }
         guard let sources = try? JSONDecoder().decode(SourcesDescription.self, from: Data(meta.sourcesJSON.utf8)) else {
-            return reasons + ["its sources attribute is not what this version of tooltune writes"]
+            return reasons + ["another version of tooltune prepared it (its sources attribute has another form)"]
         }
         let testQueryIDs = split == .train ? job.data.testQueryIDs : []
         differ("data.\(split.rawValue)", prepared: sources.input, job: input)

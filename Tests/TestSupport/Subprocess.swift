@@ -77,9 +77,21 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = 
 /// outnumber cores, and ranks are not pinned to one core each.
 public func runMPI(ranks: Int, _ arguments: [String], cwd: URL? = nil, environment: [String: String] = [:],
                    timeout: TimeInterval = 180) throws -> ProcessResult {
-    try runProcess(mpirunPath, ["-n", "\(ranks)", "--oversubscribe", "--bind-to", "none", ToolTuneBinary.path] + arguments,
-                   cwd: cwd, environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
-                       .merging(environment) { $1 }, timeout: timeout)
+    let command = MPICommand(ranks: ranks, arguments)
+    return try runProcess(command.executable, command.arguments, cwd: cwd, environment: command.environment.merging(environment) { $1 },
+                          timeout: timeout)
+}
+
+/// The `mpirun` command line of `runMPI`, for tests that start and signal the launcher themselves.
+public struct MPICommand {
+    public let executable = mpirunPath
+    public let arguments: [String]
+    /// Added to the test's environment (which must lose its OMPI_* and PMIX_* variables).
+    public let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+
+    public init(ranks: Int, _ arguments: [String]) {
+        self.arguments = ["-n", "\(ranks)", "--oversubscribe", "--bind-to", "none", ToolTuneBinary.path] + arguments
+    }
 }
 
 public var mpirunPath: String {

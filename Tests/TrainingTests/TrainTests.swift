@@ -168,12 +168,21 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         #expect(try job.metrics().map(\.step) == Array(1...12))
     }
 
-    /// SIGTERM stops at the next step boundary with a checkpoint and exit 128 + 15; resume finishes.
-    @Test func sigtermCheckpointsAndExits() throws {
+    /// SIGTERM stops at the next step boundary with a checkpoint and exit 128 + 15 (under mpirun, which
+    /// forwards it to every rank: a non-zero exit); resume finishes.
+    @Test(arguments: [nil, 2]) func sigtermCheckpointsAndExits(ranks: Int?) throws {
         let job = try TrainingJob("sigterm", hidden: 128, steps: 40, everySteps: 1000, dropout: 0)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ToolTuneBinary.path)
-        process.arguments = ["train", job.file.path]
+        if let ranks {
+            let command = MPICommand(ranks: ranks, ["train", job.file.path])
+            process.executableURL = URL(fileURLWithPath: command.executable)
+            process.arguments = command.arguments
+            process.environment = ProcessInfo.processInfo.environment
+                .filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }.merging(command.environment) { $1 }
+        } else {
+            process.executableURL = URL(fileURLWithPath: ToolTuneBinary.path)
+            process.arguments = ["train", job.file.path]
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -182,10 +191,16 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         let deadline = Date().addingTimeInterval(60)
         func logged() -> Int { FileManager.default.contents(atPath: job.run.metricsFile.path)?.count ?? 0 }
         while logged() == 0, Date() < deadline { usleep(20_000) }
-        kill(process.processIdentifier, SIGTERM)
+        if ranks == nil {
+            kill(process.processIdentifier, SIGTERM)
+        } else {
+            // What mpirun does with a SIGTERM: forward it to every rank. (Signalling mpirun itself proves
+            // nothing here: it inherits the test runner's blocked signals.)
+            _ = try runProcess("/usr/bin/pkill", ["-TERM", "-P", "\(process.processIdentifier)", "tooltune"])
+        }
         process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 128 + SIGTERM, "\(text)")
+        #expect(ranks == nil ? process.terminationStatus == 128 + SIGTERM : process.terminationStatus != 0, "\(text)")
         #expect(text.contains("stopped by signal 15"), "\(text)")
         let stopped = try job.metrics().count
         #expect(stopped >= 1 && stopped < 40)
