@@ -95,7 +95,7 @@ public struct EvalSession {
     func evaluate(_ path: String) throws -> [CheckpointEvaluation] {
         let info = try CheckpointInfo.read(path)
         let bar = comm.rank == 0 ? ProgressBar(label: "eval \(info.evaluationName)") : nil
-        let result = try evaluator.evaluate(checkpoint: path, comm: comm) { bar?.update($0) }
+        let result = try evaluator.evaluate(checkpoint: path, comm: comm) { bar?.update(done: $0.done, total: $0.total, detail: $0.detail) }
         bar?.finish()
         guard let result else { return [] }
         try EvalReport.write(result, name: info.evaluationName, folder: evalFolder, trainingLoss: info.trainingLoss)

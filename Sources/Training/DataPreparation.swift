@@ -51,9 +51,23 @@ public struct DataPreparation: Sendable {
     /// Conversations fitted per parallel batch.
     static let batchSize = 256
 
+    /// Where reading a split has got to: files read of all, examples read so far.
+    public typealias ProgressHandler = (_ split: Split, _ filesRead: Int, _ files: Int, _ examplesRead: Int) -> Void
+
+    /// A progress handler that draws a `ProgressBar` per split on standard error.
+    public static func progressBars() -> ProgressHandler {
+        var bar: ProgressBar?
+        return { split, read, files, examples in
+            if read == 1 || bar == nil { bar = ProgressBar(label: "prepare \(split.rawValue)") }
+            bar?.update(done: read, total: files, detail: "\(examples.formatted()) examples")
+            if read == files { bar?.finish() }
+        }
+    }
+
     /// Reads, filters and fits one split without writing anything. `limit` stops after that many kept
-    /// examples (for previews). Throws every bad input file at once (`DataErrors`).
-    public func prepare(_ split: Split, limit: Int? = nil) throws -> PreparedSplit {
+    /// examples (for previews). Throws every bad input file at once (`DataErrors`). `progress` is told
+    /// after every file.
+    public func prepare(_ split: Split, limit: Int? = nil, progress: ProgressHandler? = nil) throws -> PreparedSplit {
         guard let input = split == .train ? job.data.train : job.data.eval else {
             throw PrepareError("the job has no data.\(split.rawValue)")
         }
@@ -93,8 +107,9 @@ public struct DataPreparation: Sendable {
             batch.removeAll(keepingCapacity: true)
         }
 
-        for file in files {
+        for (index, file) in files.enumerated() {
             if let limit, kept.count >= limit { break }
+            defer { progress?(split, index + 1, files.count, summary.examplesRead) }
             let contents: FileContents
             do throws(DataError) {
                 contents = try DataSource.read(file, format: job.data.format, keepThoughts: job.data.keepThoughts)
@@ -151,13 +166,13 @@ public struct DataPreparation: Sendable {
 
     /// Prepares every split the job has, writes the datasets and the summary, and returns the summary.
     /// Nothing is written unless every split succeeds.
-    public func run() throws -> PrepareSummary {
+    public func run(progress: ProgressHandler? = nil) throws -> PrepareSummary {
         var prepared: [(path: String, split: PreparedSplit, plan: [[Int]])] = []
         for split in Split.allCases {
             // A split given as a prepared .h5 is used as it is.
             guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
                   let path = Self.datasetPath(split, job: job) else { continue }
-            var result = try prepare(split)
+            var result = try prepare(split, progress: progress)
             guard !result.examples.isEmpty else {
                 throw PrepareError("data.\(split.rawValue): no example left to write (\(result.summary.examplesRead) read)")
             }

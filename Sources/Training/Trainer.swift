@@ -174,7 +174,7 @@ public final class Trainer {
         let preparation = DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
         if coordinator, !FileManager.default.fileExists(atPath: path) {
             log("train: \(path) does not exist; preparing the data first")
-            try preparation.run().lines().forEach(log)
+            try preparation.run(progress: DataPreparation.progressBars()).lines().forEach(log)
         }
         try comm.barrier()
         let dataset = try PreparedDataset(path: path)

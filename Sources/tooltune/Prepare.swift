@@ -34,7 +34,7 @@ struct Prepare: ParsableCommand {
                 }
                 return
             }
-            let summary = try preparation.run()
+            let summary = try preparation.run(progress: DataPreparation.progressBars())
             for line in summary.lines() { print(line) }
             print("summary: \(RunDirectory(spec.checkpoint.dir).prepareSummaryFile.path)")
         } catch let error as ValidationError {
