@@ -99,7 +99,11 @@ public final class Trainer {
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; allreduce "
             + (buckets.overlaps ? "overlapped with backward" : "after backward"))
-        if state.globalStep > 0 { log("resuming after step \(state.globalStep) (epoch \(state.epoch + 1), step \(state.stepInEpoch + 1) of it)") }
+        if state.globalStep >= totalSteps {
+            log("the run is already complete (step \(state.globalStep) of \(totalSteps)); nothing to train")
+        } else if state.globalStep > 0 {
+            log("resuming after step \(state.globalStep) (epoch \(state.epoch + 1), step \(state.stepInEpoch + 1) of it)")
+        }
 
         try run.create()
         let metricsLog = MetricsLog(url: run.metricsFile)

@@ -127,6 +127,11 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         // The checkpoint's metrics table holds every step of metrics.jsonl, every field.
         let latest = try #require(try resumed.run.latestCheckpoint())
         #expect(try TrainingCheckpoint.describe(latest.path).metrics == b)
+        // Once complete, another start trains nothing and says so.
+        let again = try resumed.train(ranks: 2)
+        expectSuccess(again, "start of a complete run")
+        #expect(again.stdout.contains("the run is already complete (step 6 of 6)"), "\(again.stdout)")
+        #expect(try resumed.metrics() == b)
         #expect(a.map(\.loss) == b.map(\.loss))
         #expect(a.map(\.gradNorm) == b.map(\.gradNorm))
         #expect(b.map(\.step) == Array(1...6))
