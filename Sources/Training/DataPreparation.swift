@@ -30,6 +30,9 @@ public struct DataPreparation: Sendable {
         return RunDirectory(job.checkpoint.dir).preparedDataset(split.rawValue).path
     }
 
+    /// The packing a prepared dataset records for `data.packing`.
+    var packingName: String { job.data.packing ? "best-fit-decreasing" : "none" }
+
     var policy: FitPolicy {
         FitPolicy(maxSeqLen: job.data.maxSeqLen, mode: job.data.fit, loss: job.data.lossTurns)
     }
@@ -189,7 +192,7 @@ public struct DataPreparation: Sendable {
         }
         let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
                                      lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
-                                     fit: job.data.fit.rawValue, packing: job.data.packing ? "best-fit-decreasing" : "none",
+                                     fit: job.data.fit.rawValue, packing: packingName,
                                      keepThoughts: job.data.keepThoughts, splits: prepared.map(\.split.summary))
         let run = RunDirectory(job.checkpoint.dir)
         try FileManager.default.createDirectory(at: run.dataFolder, withIntermediateDirectories: true)

@@ -27,7 +27,7 @@ extension DataPreparation {
         }
         differ("data.max_seq_len", prepared: "\(meta.maxSeqLen)", job: "\(job.data.maxSeqLen)")
         differ("data.loss_turns", prepared: meta.lossTurns, job: job.data.lossTurns.rawValue)
-        differ("data.packing", prepared: meta.packing, job: job.data.packing ? "best-fit-decreasing" : "none")
+        differ("data.packing", prepared: meta.packing, job: packingName)
         differ("the template", prepared: meta.template, job: ToolLlamaTemplate.name)
         let fit = FitDescription(policy)
         let decoder = JSONDecoder()

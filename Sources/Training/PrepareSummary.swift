@@ -248,7 +248,7 @@ public struct SplitSummary: Codable, Sendable {
 }
 
 /// The `sources` attribute of a prepared dataset.
-struct SourcesDescription: Codable, Equatable {
+struct SourcesDescription: Codable {
     var input: String
     var files: [String: Int]
     var format: String
