@@ -73,11 +73,6 @@ public enum TrainStepBenchmark {
         }
     }
 
-    public struct OptionError: Error, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
-    }
-
     public static let learningRate = 2e-5
     public static let dropout: Float = 0.1
 
@@ -96,12 +91,10 @@ public enum TrainStepBenchmark {
     }
 
     public static func run(_ options: Options) throws -> Result {
-        guard let config = OPTConfig.presets[options.preset] else {
-            throw OptionError(message: "unknown preset \(options.preset); known: \(OPTConfig.presets.keys.sorted().joined(separator: ", "))")
-        }
+        let config = try BenchmarkOptionError.preset(options.preset)
         guard options.batch >= 1, options.steps >= 1, options.warmup >= 0, options.threads >= 1,
               (1...config.maxPositionEmbeddings).contains(options.seq) else {
-            throw OptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 1 <= --seq <= \(config.maxPositionEmbeddings)")
+            throw BenchmarkOptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 1 <= --seq <= \(config.maxPositionEmbeddings)")
         }
         useThreads(options.threads)
         let buildStart = Date()
@@ -163,5 +156,19 @@ public enum TrainStepBenchmark {
             String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flopsPerTokenForward / 1e6, r.flopsPerTokenForwardBackward / 1e6),
             String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.finalLoss, r.peakRSSMegabytes, r.buildSeconds),
         ]
+    }
+}
+
+/// A benchmark option out of range.
+public struct BenchmarkOptionError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    /// The preset named by `--preset`.
+    static func preset(_ name: String) throws -> OPTConfig {
+        guard let config = OPTConfig.presets[name] else {
+            throw BenchmarkOptionError(message: "unknown preset \(name); known: \(OPTConfig.presets.keys.sorted().joined(separator: ", "))")
+        }
+        return config
     }
 }

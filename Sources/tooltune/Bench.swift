@@ -1,12 +1,13 @@
 import ArgumentParser
+import Distributed
 import Evaluation
 import Foundation
 import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (printed figures; compared with PyTorch by scripts/bench_train_step.sh and scripts/bench_generate.py).",
-        subcommands: [TrainStep.self, Generate.self])
+        abstract: "Benchmarks (printed figures; compared with PyTorch by scripts/bench_train_step.sh, bench_generate.py and bench_allreduce.sh).",
+        subcommands: [TrainStep.self, Generate.self, Allreduce.self])
 
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -62,6 +63,43 @@ struct Bench: ParsableCommand {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
                                                            repeats: repeats, warmup: warmup, threads: threads))
             try printResult(result, json: json, report: GenerationBenchmark.report)
+        }
+    }
+}
+
+extension Bench {
+    struct Allreduce: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time float32 sum-allreduces over mpirun's ranks, and one gradient sync of a preset in buckets.",
+            discussion: "Run under mpirun -n N. Medians over --iterations after --warmup, of the slowest rank; every sum is checked (exit 1 if one is wrong). busbw = algbw x 2(N-1)/N, as nccl-tests report it.")
+
+        @Option(help: "Message sizes in MB, comma-separated.")
+        var sizes = "1,4,16,64"
+        @Option(help: "The preset whose parameter count sizes the gradient sync.")
+        var preset = "opt-350m"
+        @Option(help: "Gradient bucket size in MB (the job's distributed.bucket_mb).")
+        var bucketMb = 25.0
+        @Option(help: "Timed iterations (medians are over these).")
+        var iterations = 5
+        @Option(help: "Untimed iterations first.")
+        var warmup = 1
+        @Flag(help: "Print one JSON line instead of the table.")
+        var json = false
+
+        func run() throws {
+            let sizesMB = try sizes.split(separator: ",").map { part in
+                guard let mb = Double(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected numbers separated by commas)")
+                }
+                return mb
+            }
+            let comm = try Communicator.world()
+            let result = try comm.runCollectively { comm in
+                try AllreduceBenchmark.run(.init(sizesMB: sizesMB, preset: preset, bucketMB: bucketMb,
+                                                 iterations: iterations, warmup: warmup), comm: comm)
+            }
+            if comm.isCoordinator { try printResult(result, json: json, report: AllreduceBenchmark.report) }
+            if !result.verified { throw ExitCode(1) }
         }
     }
 }
