@@ -78,15 +78,18 @@ extension OPTModel {
         return logits
     }
 
-    /// The workspace for the batch's shape: the last one when it has the same length and room for the
-    /// rows (a run's micro-batches vary in rows, rarely in length), else a new plan.
+    /// The workspace for the batch's shape: the last one when the batch fits in it (a run's micro-batches
+    /// vary in rows, eval's examples in length), else a new plan for the largest tokens and length seen.
     func prepare(_ batch: MicroBatch) -> Workspace {
-        if let w = workspace, w.length == batch.length, batch.rows <= w.capacityRows {
-            w.use(rows: batch.rows)
+        if let w = workspace, w.fits(rows: batch.rows, length: batch.length) {
+            w.use(rows: batch.rows, length: batch.length)
             return w
         }
+        let tokens = max(batch.rows * batch.length, workspace?.capacityTokens ?? 0)
+        let length = max(batch.length, workspace?.capacityLength ?? 0)
         workspace = nil  // free the old plan's memory before making the new one
-        let w = Workspace(config: config, rows: batch.rows, length: batch.length)
+        let w = Workspace(config: config, tokens: tokens, length: length)
+        w.use(rows: batch.rows, length: batch.length)
         workspace = w
         return w
     }

@@ -1,7 +1,7 @@
 import Kernels
 
-/// The activation memory of up to `capacityRows` rows of `length` tokens, planned once and reused by
-/// every pass of that length and no more rows (a pass of fewer rows uses the front of each buffer).
+/// The activation memory of up to `capacityTokens` tokens in rows of up to `capacityLength`, planned once
+/// and reused by every pass that fits (a smaller pass uses the front of each buffer).
 ///
 /// Kept from forward for backward, per layer: the layer input (`stream`), q|k|v, the attention output,
 /// one log-sum-exp per (row, head, query) instead of the attention probabilities, the residual sums that
@@ -9,8 +9,8 @@ import Kernels
 /// scores are recomputed in backward. Everything else is scratch shared by all layers.
 final class Workspace {
     /// The current pass's shape.
-    private(set) var rows: Int, tokens: Int
-    let length: Int, capacityRows: Int
+    private(set) var rows: Int, length: Int, tokens: Int
+    let capacityTokens: Int, capacityLength: Int
     let hidden: Int, ffn: Int, embed: Int, layers: Int, heads: Int
 
     /// Layer l's input is stream l; stream `layers` is the decoder output (before the final LayerNorm).
@@ -53,12 +53,13 @@ final class Workspace {
     let crossEntropyScratch: FloatBuffer
     let attentionScratch: Attention.Scratch
 
-    init(config: OPTConfig, rows: Int, length: Int) {
-        self.rows = rows
+    /// Room for `tokens` tokens in rows of up to `length`; set up for one row of `length` until `use`.
+    init(config: OPTConfig, tokens n: Int, length: Int) {
+        rows = 1
         self.length = length
-        capacityRows = rows
-        let n = rows * length
-        tokens = n
+        tokens = length
+        capacityTokens = n
+        capacityLength = length
         hidden = config.hiddenSize
         ffn = config.ffnDim
         embed = config.wordEmbedProjDim
@@ -68,7 +69,7 @@ final class Workspace {
         streams = FloatBuffer(count: (l + 1) * n * h)
         qkv = FloatBuffer(count: l * n * 3 * h)
         attention = FloatBuffer(count: l * n * h)
-        logSumExp = FloatBuffer(count: l * rows * heads * length)
+        logSumExp = FloatBuffer(count: l * n * heads)
         residual1 = FloatBuffer(count: l * n * h)
         residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: l * n * h)
         fcHidden = FloatBuffer(count: l * n * ffn)
@@ -96,10 +97,14 @@ final class Workspace {
         attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
     }
 
-    /// Sets up a pass of `rows` rows (at most `capacityRows`): every offset below follows `tokens`.
-    func use(rows: Int) {
-        precondition(rows <= capacityRows, "a workspace for \(capacityRows) rows cannot hold \(rows)")
+    /// Whether a pass of `rows` rows of `length` tokens fits.
+    func fits(rows: Int, length: Int) -> Bool { rows * length <= capacityTokens && length <= capacityLength }
+
+    /// Sets up a pass of `rows` rows of `length` tokens (it must fit): every offset below follows the pass.
+    func use(rows: Int, length: Int) {
+        precondition(fits(rows: rows, length: length), "a workspace for \(capacityTokens) tokens in rows of up to \(capacityLength) cannot hold \(rows) x \(length)")
         self.rows = rows
+        self.length = length
         tokens = rows * length
     }
 

@@ -44,12 +44,12 @@ import Testing
         #expect(first.gradients.contains { $0 != 0 })
     }
 
-    /// A micro-batch of fewer rows reuses the planned workspace and gives the bits of a fresh model.
+    /// A micro-batch of fewer rows or shorter rows reuses the planned workspace and gives the bits of a
+    /// fresh model; a larger one makes a plan that holds both.
     @Test(arguments: [TestModels.smallPreLN, TestModels.smallPostLN])
-    func fewerRowsReuseTheWorkspaceWithTheSameBits(config: OPTConfig) throws {
-        let length = 64
+    func smallerBatchesReuseTheWorkspaceWithTheSameBits(config: OPTConfig) throws {
         var rng = SplitMix64(seed: 4)
-        func batch(rows: Int) throws -> MicroBatch {
+        func batch(rows: Int, length: Int = 64) throws -> MicroBatch {
             let n = rows * length
             let tokens = (0..<n).map { _ in Int32(rng.next() % 211) }
             let targets = (0..<n).map { i in i % length == length - 1 ? -1 : tokens[i + 1] }
@@ -57,14 +57,20 @@ import Testing
                                   segments: (0..<n).map { Int32($0 / length) }, attentionMask: [Bool](repeating: true, count: n),
                                   targets: targets, sequenceIDs: (0..<rows).map(UInt64.init))
         }
-        let three = try batch(rows: 3), one = try batch(rows: 1)
+        let three = try batch(rows: 3), one = try batch(rows: 1), short = try batch(rows: 2, length: 37)
         let used = try OPTModel(config: config, seed: 8)
         _ = try Self.run(used, three, threads: 2)
         let planned = try #require(used.workspace.map(ObjectIdentifier.init))
-        let reused = try Self.run(used, one, threads: 2)
-        #expect(used.workspace.map(ObjectIdentifier.init) == planned)
-        #expect(try Self.run(OPTModel(config: config, seed: 8), one, threads: 2) == reused)
+        for smaller in [one, short] {
+            let reused = try Self.run(used, smaller, threads: 2)
+            #expect(used.workspace.map(ObjectIdentifier.init) == planned)
+            #expect(try Self.run(OPTModel(config: config, seed: 8), smaller, threads: 2) == reused)
+        }
         #expect(try Self.run(used, three, threads: 2) == Self.run(OPTModel(config: config, seed: 8), three, threads: 2))
+        // Longer rows than planned: a new plan, for the longer rows and the most tokens.
+        let long = try batch(rows: 1, length: 100)
+        #expect(try Self.run(used, long, threads: 2) == Self.run(OPTModel(config: config, seed: 8), long, threads: 2))
+        #expect(used.workspace.map { ($0.capacityTokens, $0.capacityLength) } ?? (0, 0) == (192, 100))
     }
 
     @Test func randomInitIsReproducibleAndHuggingFaceShaped() throws {
