@@ -7,8 +7,8 @@ import ToolBench
 /// files (`<checkpoint.dir>/data/train.h5`, `eval.h5`) and a summary (`data/summary.json`). The glue
 /// between the ToolBench module (formats, template, fitting, packing) and Storage (the file format).
 ///
-/// Files are read in path order and fitted in batches on `Kernels.Parallel` threads; only the token ids
-/// and masks of kept examples stay in memory.
+/// Files are read and fitted on `Kernels.Parallel` threads and kept in path order, so the output does
+/// not depend on the thread count; only the token ids and masks of kept examples stay in memory.
 public struct DataPreparation: Sendable {
     public let job: JobSpec
     public let encoder: any TokenEncoder
@@ -110,13 +110,18 @@ public struct DataPreparation: Sendable {
             batch.removeAll(keepingCapacity: true)
         }
 
+        // Files are read in parallel a chunk at a time and handled in path order (one at a time for a
+        // preview, which stops early).
+        let chunk = limit == nil ? max(1, Parallel.threadCount * 8) : 1
+        var read: [Result<FileContents, DataError>] = []
         for (index, file) in files.enumerated() {
             if let limit, kept.count >= limit { break }
             defer { progress?(split, index + 1, files.count, summary.examplesRead) }
+            if index % chunk == 0 { read = self.read(files[index..<min(index + chunk, files.count)]) }
             let contents: FileContents
-            do throws(DataError) {
-                contents = try DataSource.read(file, format: job.data.format, keepThoughts: job.data.keepThoughts)
-            } catch {
+            switch read[index % chunk] {
+            case .success(let c): contents = c
+            case .failure(let error):
                 errors.append(error)
                 continue
             }
@@ -150,6 +155,23 @@ public struct DataPreparation: Sendable {
         summary.entriesWithoutExample = counts.entriesWithoutExample
         summary.testQueries.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
         return PreparedSplit(examples: kept, summary: summary)
+    }
+
+    /// Reads and converts files on all `Kernels.Parallel` threads (the largest parse costs most, so files
+    /// are handed out one by one); results in file order.
+    func read(_ files: ArraySlice<String>) -> [Result<FileContents, DataError>] {
+        let paths = Array(files), format = job.data.format, keepThoughts = job.data.keepThoughts
+        let results = UnsafeMutableBufferPointer<Result<FileContents, DataError>?>.allocate(capacity: paths.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        Parallel.forEachItem(paths.count, slots: Parallel.threadCount) { i, _ in
+            do throws(DataError) {
+                results[i] = .success(try DataSource.read(paths[i], format: format, keepThoughts: keepThoughts))
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        return results.map { $0! }
     }
 
     /// Fits conversations on all `Kernels.Parallel` threads, one fitter per contiguous chunk (so the

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Storage
 import TestSupport
 import Testing
@@ -90,14 +91,22 @@ struct PrepareWorkspace {
         #expect(written?["max_seq_len"] as? Int == 1024)
     }
 
+    /// The same files, byte for byte, run after run and on 1 or 3 threads (files are read and fitted in
+    /// parallel chunks).
     @Test func prepareIsDeterministic() throws {
         let train = workspace.project.appendingPathComponent("demo/data/train/G3_answer").path
         let preparation = try workspace.preparation(try workspace.job(train: train, eval: nil))
         let files = [workspace.run.preparedDataset("train"), workspace.run.prepareSummaryFile]
+        let threads = Parallel.threadCount
+        defer { Parallel.threadCount = threads }
+        Parallel.threadCount = 1
         _ = try preparation.run()
         let first = try files.map { try Data(contentsOf: $0) }
-        _ = try preparation.run()
-        #expect(try files.map { try Data(contentsOf: $0) } == first)
+        for count in [1, 3] {
+            Parallel.threadCount = count
+            _ = try preparation.run()
+            #expect(try files.map { try Data(contentsOf: $0) } == first, "\(count) threads")
+        }
     }
 
     @Test func previewShowsTheTrainedSpanAndWritesNothing() throws {
