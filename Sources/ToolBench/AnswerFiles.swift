@@ -53,9 +53,10 @@ public enum ToolBenchAnswers {
         let functionRepr = PythonRepr.repr(.array(functions))
         var conversations: [Conversation] = []
         var skipped = 0
+        var systemTurns: [String: SystemTurn] = [:]
         for entry in try generation.field("train_messages").items() {
             if let conversation = try convertEntry(entry, query: query, functions: functions, functionRepr: functionRepr,
-                                                   keepThoughts: keepThoughts, queryID: queryID) {
+                                                   keepThoughts: keepThoughts, queryID: queryID, systemTurns: &systemTurns) {
                 conversations.append(conversation)
             } else {
                 skipped += 1
@@ -64,9 +65,17 @@ public enum ToolBenchAnswers {
         return FileContents(conversations: conversations, format: .toolbenchAnswers, entriesWithoutExample: skipped)
     }
 
-    /// One train_messages entry → one example, or nil when the entry gives none.
+    /// A processed system message: its function list and the turn's text.
+    struct SystemTurn {
+        var functionList: FunctionListPrompt
+        var text: String
+    }
+
+    /// One train_messages entry → one example, or nil when the entry gives none. `systemTurns` holds the
+    /// file's processed system messages (every entry repeats the same one; processing it is a string search).
     static func convertEntry(_ entry: JSONField, query: String, functions: [JSONValue], functionRepr: String,
-                             keepThoughts: Bool, queryID: String?) throws(DataError) -> Conversation? {
+                             keepThoughts: Bool, queryID: String?,
+                             systemTurns: inout [String: SystemTurn]) throws(DataError) -> Conversation? {
         let messages = try entry.items()
         var turns: [Turn] = []
         var functionList: FunctionListPrompt?
@@ -100,12 +109,19 @@ public enum ToolBenchAnswers {
             case .system:
                 let contentField = try message.field("content")
                 let content = try contentField.string()
-                guard content.contains(formatAnchor) else {
-                    throw contentField.error("the system prompt lacks \"\(formatAnchor)\", which ToolBench's process_system_message requires")
+                let system: SystemTurn
+                if let known = systemTurns[content] {
+                    system = known
+                } else {
+                    guard content.contains(formatAnchor) else {
+                        throw contentField.error("the system prompt lacks \"\(formatAnchor)\", which ToolBench's process_system_message requires")
+                    }
+                    let list = processSystemMessage(content, functions: functions)
+                    system = SystemTurn(functionList: list, text: list.head + functionRepr)
+                    systemTurns[content] = system
                 }
-                let list = processSystemMessage(content, functions: functions)
-                if turns.isEmpty { functionList = list }
-                turns.append(Turn(.system, list.head + functionRepr))
+                if turns.isEmpty { functionList = system.functionList }
+                turns.append(Turn(.system, system.text))
                 pendingThought = ""
             case .user, .function:
                 turns.append(Turn(role, try message.field("content").string()))
