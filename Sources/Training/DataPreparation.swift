@@ -161,31 +161,40 @@ public struct DataPreparation: Sendable {
     /// are handed out one by one); results in file order.
     func read(_ files: ArraySlice<String>) -> [Result<FileContents, DataError>] {
         let paths = Array(files), format = job.data.format, keepThoughts = job.data.keepThoughts
-        let results = UnsafeMutableBufferPointer<Result<FileContents, DataError>?>.allocate(capacity: paths.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        Parallel.forEachItem(paths.count, slots: Parallel.threadCount) { i, _ in
-            do throws(DataError) {
-                results[i] = .success(try DataSource.read(paths[i], format: format, keepThoughts: keepThoughts))
-            } catch {
-                results[i] = .failure(error)
+        return Self.gather(paths.count) { results in
+            Parallel.forEachItem(paths.count, slots: Parallel.threadCount) { i, _ in
+                do throws(DataError) {
+                    results[i] = .success(try DataSource.read(paths[i], format: format, keepThoughts: keepThoughts))
+                } catch {
+                    results[i] = .failure(error)
+                }
             }
         }
-        return results.map { $0! }
     }
 
     /// Fits conversations on all `Kernels.Parallel` threads, one fitter per contiguous chunk (so the
     /// steps of one answer file share the fitter's cached system-prompt length); results in input order.
     func fitInParallel(_ conversations: [Conversation]) -> [FitResult] {
-        let results = UnsafeMutableBufferPointer<FitResult?>.allocate(capacity: conversations.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
         let policy = self.policy
         let encoder = self.encoder
-        Parallel.forEach(conversations.count, minimumChunk: 8) { range in
-            let fitter = ExampleFitter(policy: policy, encoder: encoder)
-            for i in range { results[i] = fitter.fit(conversations[i]) }
+        return Self.gather(conversations.count) { results in
+            Parallel.forEach(conversations.count, minimumChunk: 8) { range in
+                let fitter = ExampleFitter(policy: policy, encoder: encoder)
+                for i in range { results[i] = fitter.fit(conversations[i]) }
+            }
         }
+    }
+
+    /// The `count` results that `fill` writes from worker threads (each slot once), in slot order.
+    static func gather<T>(_ count: Int, _ fill: (UnsafeMutableBufferPointer<T?>) -> Void) -> [T] {
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer {
+            // The slots hold references (strings, arrays): deallocating without deinitializing leaks them.
+            results.deinitialize()
+            results.deallocate()
+        }
+        fill(results)
         return results.map { $0! }
     }
 

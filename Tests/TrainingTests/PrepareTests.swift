@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 import Tokenizer
@@ -89,6 +90,22 @@ struct PrepareWorkspace {
         #expect(FileManager.default.fileExists(atPath: workspace.run.preparedDataset("eval").path))
         let written = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.run.prepareSummaryFile)) as? [String: Any]
         #expect(written?["max_seq_len"] as? Int == 1024)
+    }
+
+    /// Results gathered from worker threads are released with the array that returns them (prepare
+    /// once leaked every fitted example and parsed file this way: 1.5 GB for 16,000 answer files).
+    @Test func gatheredResultsAreReleased() {
+        final class Counted: Sendable {
+            static let released = Mutex(0)
+            deinit { Self.released.withLock { $0 += 1 } }
+        }
+        do {
+            let results: [Counted] = DataPreparation.gather(5) { slots in
+                Parallel.forEach(5) { range in for i in range { slots[i] = Counted() } }
+            }
+            #expect(results.count == 5 && Counted.released.withLock { $0 } == 0)
+        }
+        #expect(Counted.released.withLock { $0 } == 5)
     }
 
     /// The same files, byte for byte, run after run and on 1 or 3 threads (files are read and fitted in
