@@ -114,7 +114,7 @@ public struct DataPreparation: Sendable {
         // preview, which stops early).
         let chunk = limit == nil ? max(1, Parallel.threadCount * 8) : 1
         var read: [Result<FileContents, DataError>] = []
-        for (index, file) in files.enumerated() {
+        for index in files.indices {
             if let limit, kept.count >= limit { break }
             defer { progress?(split, index + 1, files.count, summary.examplesRead) }
             if index % chunk == 0 { read = self.read(files[index..<min(index + chunk, files.count)]) }
