@@ -79,7 +79,7 @@ extension OPTModel {
     }
 
     /// The workspace for the batch's shape: the last one when the batch fits in it (a run's micro-batches
-    /// vary in rows, eval's examples in length), else a new plan for the largest tokens and length seen.
+    /// vary in rows), else a new plan for the most tokens and the longest rows seen.
     func prepare(_ batch: MicroBatch) -> Workspace {
         if let w = workspace, w.fits(rows: batch.rows, length: batch.length) {
             w.use(rows: batch.rows, length: batch.length)
