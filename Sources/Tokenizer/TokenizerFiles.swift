@@ -98,6 +98,7 @@ struct TokenizerFiles {
         case .leadingZero: "invalid number (leading zero)"
         case .loneSurrogate(let code): "lone surrogate \\u\(String(code, radix: 16)) in string"
         case .invalidSurrogatePair: "invalid surrogate pair in string"
+        case .tooDeep: error.message
         }
         return (position, message)
     }

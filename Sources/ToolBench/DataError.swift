@@ -43,7 +43,7 @@ extension JSONParser {
             case .empty: throw DataError(file: file, line: bytes.isEmpty ? nil : firstLine, message: error.message)
             // No path: the text was not read as JSON yet; the column counts bytes, as it always has here.
             case .invalidUTF8: throw DataError(file: file, line: line, column: error.position.byteColumn, message: error.message)
-            default: throw DataError(file: file, line: line, column: error.position.column, path: jsonPathString(error.path), message: error.message)
+            default: throw DataError(file: file, line: line, column: error.position.column, path: error.pathDescription, message: error.message)
             }
         }
     }
