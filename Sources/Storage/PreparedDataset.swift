@@ -67,50 +67,83 @@ public enum PreparedDatasetWriter {
     /// Tokens per chunk of /tokens and /loss_mask: a sequence read touches one or two chunks.
     static let chunkTokens = 16_384
 
-    /// Writes the dataset atomically (a reader sees no file or the whole file). `examples[s]` lists the
-    /// examples of sequence s as (tokens, loss mask, input index); every sequence must be non-empty and
-    /// hold at most `metadata.maxSeqLen` tokens.
-    public static func write(to path: String, sequences: [[(tokens: [Int32], lossMask: [UInt8], inputIndex: Int)]],
-                             metadata: PreparedDatasetMetadata) throws {
-        var tokens: [Int32] = []
-        var mask: [UInt8] = []
-        var exampleOffsets: [Int64] = [0]
-        var inputIndex: [Int64] = []
-        var sequenceOffsets: [Int64] = [0]
-        var targetCounts: [Int32] = []
-        var maxTokenID: Int32 = -1
-        for (s, examples) in sequences.enumerated() {
-            let start = tokens.count
-            var targets: Int32 = 0
-            guard !examples.isEmpty else { throw PreparedDatasetError(path: path, message: "sequence \(s) has no examples") }
-            for example in examples {
-                guard example.tokens.count == example.lossMask.count, !example.tokens.isEmpty else {
-                    throw PreparedDatasetError(path: path, message: "example \(example.inputIndex): \(example.tokens.count) tokens, \(example.lossMask.count) mask values")
-                }
-                // Nothing predicts an example's first token: a target there would be counted in the loss's
-                // denominator but never trained.
-                guard example.lossMask[0] == 0 else {
-                    throw PreparedDatasetError(path: path, message: "example \(example.inputIndex): its first token is marked as a target; nothing predicts it")
-                }
-                tokens += example.tokens
-                mask += example.lossMask
-                targets += Int32(example.lossMask.reduce(0) { $0 + Int($1) })
-                maxTokenID = max(maxTokenID, example.tokens.max()!)
-                exampleOffsets.append(Int64(tokens.count))
-                inputIndex.append(Int64(example.inputIndex))
-            }
-            guard tokens.count - start <= metadata.maxSeqLen else {
-                throw PreparedDatasetError(path: path, message: "sequence \(s) has \(tokens.count - start) tokens > max_seq_len \(metadata.maxSeqLen)")
-            }
-            sequenceOffsets.append(Int64(exampleOffsets.count - 1))
-            targetCounts.append(targets)
-        }
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+    /// One example of a sequence: its tokens (BOS first), loss mask, and position in input order.
+    public typealias Example = (tokens: [Int32], lossMask: [UInt8], inputIndex: Int)
+
+    /// Writes the dataset atomically (a reader sees no file or the whole file). `sequences[s]` lists
+    /// the examples of sequence s; every sequence must be non-empty and hold at most
+    /// `metadata.maxSeqLen` tokens.
+    public static func write(to path: String, sequences: [[Example]], metadata: PreparedDatasetMetadata) throws {
+        let tokens = sequences.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
+        try stage(to: path, sequenceCount: sequences.count, tokenCount: tokens, metadata: metadata) { sequences[$0] }.publish()
+    }
+
+    /// Writes the dataset under a temporary name for the caller to publish (`StagedFile.publish()`),
+    /// asking `sequence(s)` for the examples of each sequence in order, s = 0 ..< `sequenceCount`.
+    /// Tokens and masks go to the file a chunk at a time, so memory holds one chunk and the offsets (8
+    /// bytes per example and per sequence) however large the dataset is. `tokenCount` is the total the
+    /// sequences hold (the datasets are made that size first).
+    public static func stage(to path: String, sequenceCount: Int, tokenCount: Int, metadata: PreparedDatasetMetadata,
+                             sequence: (Int) throws -> [Example]) throws -> StagedFile {
+        func fail(_ message: String) -> PreparedDatasetError { PreparedDatasetError(path: path, message: message) }
+        return try HDF5File.stage(to: path) { file in
             let root = try file.root
-            let chunk = min(chunkTokens, max(1, tokens.count))
-            try root.write("tokens", tokens, chunkRows: chunk, deflate: 4)
-            try root.write("loss_mask", mask, chunkRows: chunk, deflate: 4)
+            let chunk = min(chunkTokens, max(1, tokenCount))
+            let tokens = try root.createDataset("tokens", of: Int32.self, shape: [tokenCount], chunkRows: chunk, deflate: 4)
+            let mask = try root.createDataset("loss_mask", of: UInt8.self, shape: [tokenCount], chunkRows: chunk, deflate: 4)
+            var pendingTokens: [Int32] = [], pendingMask: [UInt8] = []
+            var written = 0
+            // Whole chunks as they fill (a partial chunk would be compressed and rewritten each time).
+            func flush(all: Bool) throws {
+                var start = 0
+                while pendingTokens.count - start >= chunk || (all && start < pendingTokens.count) {
+                    let n = min(chunk, pendingTokens.count - start)
+                    guard written + n <= tokenCount else { throw fail("the sequences hold more than the \(tokenCount) tokens announced") }
+                    try pendingTokens[start..<(start + n)].withUnsafeBufferPointer { try tokens.writeRows(written..<(written + n), $0) }
+                    try pendingMask[start..<(start + n)].withUnsafeBufferPointer { try mask.writeRows(written..<(written + n), $0) }
+                    written += n
+                    start += n
+                }
+                pendingTokens.removeFirst(start)
+                pendingMask.removeFirst(start)
+            }
+            var exampleOffsets: [Int64] = [0]
+            var inputIndex: [Int64] = []
+            var sequenceOffsets: [Int64] = [0]
+            var targetCounts: [Int32] = []
+            var maxTokenID: Int32 = -1
+            var total = 0
+            for s in 0..<sequenceCount {
+                let examples = try sequence(s)
+                guard !examples.isEmpty else { throw fail("sequence \(s) has no examples") }
+                var length = 0, targets: Int32 = 0
+                for example in examples {
+                    guard example.tokens.count == example.lossMask.count, !example.tokens.isEmpty else {
+                        throw fail("example \(example.inputIndex): \(example.tokens.count) tokens, \(example.lossMask.count) mask values")
+                    }
+                    // Nothing predicts an example's first token: a target there would be counted in the loss's
+                    // denominator but never trained.
+                    guard example.lossMask[0] == 0 else {
+                        throw fail("example \(example.inputIndex): its first token is marked as a target; nothing predicts it")
+                    }
+                    pendingTokens += example.tokens
+                    pendingMask += example.lossMask
+                    length += example.tokens.count
+                    targets += Int32(example.lossMask.reduce(0) { $0 + Int($1) })
+                    maxTokenID = max(maxTokenID, example.tokens.max()!)
+                    total += example.tokens.count
+                    exampleOffsets.append(Int64(total))
+                    inputIndex.append(Int64(example.inputIndex))
+                }
+                guard length <= metadata.maxSeqLen else {
+                    throw fail("sequence \(s) has \(length) tokens > max_seq_len \(metadata.maxSeqLen)")
+                }
+                sequenceOffsets.append(Int64(exampleOffsets.count - 1))
+                targetCounts.append(targets)
+                try flush(all: false)
+            }
+            try flush(all: true)
+            guard written == tokenCount else { throw fail("the sequences hold \(written) tokens, not the \(tokenCount) announced") }
             try root.write("examples/offsets", exampleOffsets)
             try root.write("examples/input_index", inputIndex)
             try root.write("sequences/example_offsets", sequenceOffsets)
@@ -128,7 +161,6 @@ public enum PreparedDatasetWriter {
             try root.setAttribute("sources", metadata.sourcesJSON)
             try root.setAttribute("counts", metadata.countsJSON)
             try root.setAttribute("fit", metadata.fitJSON)
-            try file.close()
         }
     }
 }
