@@ -49,6 +49,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "OPT", "Storage", "ToolBench", "Tokenizer", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Training"]),
+        .testTarget(name: "RobustnessTests", dependencies: ["Storage", "TestSupport"], path: "Tests/Robustness"),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "JSON", "OPT", "ToolBench", "Tokenizer", "Training",
                                                             "Storage", "TestSupport"]),
     ]

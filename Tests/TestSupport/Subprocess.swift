@@ -23,10 +23,13 @@ public enum ToolTuneBinary {
 }
 
 public struct ProcessResult: Sendable {
+    /// The exit status, or the signal's number when `signaled`.
     public let status: Int32
     public let stdout: String
     public let stderr: String
     public let timedOut: Bool
+    /// Ended by a signal it did not handle (a crash, or the kill after a timeout).
+    public var signaled = false
 }
 
 /// Runs a program to completion with a time limit. The environment drops OMPI_* and PMIX_*
@@ -70,7 +73,8 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = 
     process.waitUntilExit()
     group.wait()
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
-                         stderr: String(decoding: errBox.data, as: UTF8.self), timedOut: timedOut)
+                         stderr: String(decoding: errBox.data, as: UTF8.self), timedOut: timedOut,
+                         signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// `mpirun -n ranks` with the flags every test machine needs: running as root is allowed, ranks may
