@@ -2,6 +2,7 @@ import Distributed
 import Foundation
 import Kernels
 import OPT
+import Reporting
 
 /// Times Float32 sum-allreduces over the job's ranks, the way scripts/bench_allreduce_torch.py times
 /// torch.distributed: whole messages of several sizes (with nccl-tests' bandwidth figures), and one
