@@ -32,7 +32,7 @@ let package = Package(
         // The job file: its schema, read from text alone.
         .target(name: "Job", dependencies: ["OPT", "ToolBench", .product(name: "Yams", package: "Yams")]),
         // Model files shared with other tools: ToolTune's /model, Hugging Face folders.
-        .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "Reporting",
+        .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "JSON", "Reporting",
                                                 .product(name: "Yams", package: "Yams")]),
         // A job checked against the files it names (validate, prepare, train, eval).
         .target(name: "Preflight", dependencies: ["Job", "Interop", "OPT", "Storage"]),

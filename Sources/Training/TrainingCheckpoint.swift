@@ -46,8 +46,7 @@ public enum TrainingCheckpoint {
     /// Writes the checkpoint atomically: readers see the previous file or the whole new one.
     public static func write(to path: String, model: OPTModel, optimizer: AdamW, optimizerSettings: JobSpec.OptimizerSpec,
                              state: TrainerState, metrics: [StepMetrics], provenance: Provenance) throws {
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+        try HDF5File.writeAtomically(to: path) { file in
             let root = try file.root
             try root.setAttribute("format", format)
             try root.setAttribute("format_version", formatVersion)
@@ -84,7 +83,6 @@ public enum TrainingCheckpoint {
             try trainer.setAttribute("skipped_steps", state.skippedSteps)
             try trainer.setAttribute("random_state", "counter-based: data order from (seed, epoch), dropout from (seed, step)")
             try writeMetrics(metrics, to: trainer.createGroup("metrics"))
-            try file.close()
         }
     }
 
