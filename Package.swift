@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Diagnostics", dependencies: ["Interop", "Reporting", "OPT", "Distributed", "Storage", "Kernels"]),
         .executableTarget(name: "tooltune", dependencies: [
             "Preflight", "Job", "Data", "Interop", "Training", "Evaluation", "Diagnostics", "Distributed", "Storage",
-            "Kernels", "Tokenizer", "ToolBench", "JSON",
+            "Kernels", "Tokenizer", "ToolBench", "JSON", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

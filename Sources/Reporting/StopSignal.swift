@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// SIGINT and SIGTERM ask a training run to stop at the next step boundary (after writing a checkpoint)
-/// instead of killing it mid-step. A second signal ends the process at once.
+/// SIGINT and SIGTERM ask long work to stop where it can stop cleanly instead of killing it mid-write: a
+/// training run at the next step boundary (after writing a checkpoint), prepare between files or
+/// sequences (removing what it had not published). A second signal ends the process at once.
 public enum StopSignal {
     private static let received = Atomic<Int32>(0)
 
@@ -12,7 +13,22 @@ public enum StopSignal {
         return signal == 0 ? nil : signal
     }
 
-    /// Installs the handlers. Under mpirun every rank gets the forwarded signal; only the coordinator's
+    /// Work stopped by a signal, at a point where it could stop cleanly.
+    public struct Interrupted: Error, CustomStringConvertible {
+        public let signal: Int32
+        /// What was stopped and what became of its output.
+        public let what: String
+        public var description: String { "\(what): stopped by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)")" }
+        /// The shell's convention for a process ended by a signal.
+        public var exitStatus: Int32 { 128 + signal }
+    }
+
+    /// Throws `Interrupted` once a signal has asked to stop.
+    public static func check(_ what: @autoclosure () -> String) throws(Interrupted) {
+        if let signal = requested { throw Interrupted(signal: signal, what: what()) }
+    }
+
+    /// Installs the handlers (again is harmless). Under mpirun every rank gets the forwarded signal; only the coordinator's
     /// decision counts (it is broadcast), the others just must not die.
     public static func install() {
         // A launcher may have blocked them (the mask is inherited); unblock so they arrive.

@@ -25,18 +25,21 @@ public enum AtomicFile {
 
     /// Atomically replaces `path` with `data`.
     public static func write(_ data: Data, to path: String) throws {
-        try write(to: path) { temporary in
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw failure(temporary, "create") }
-            defer { close(fd) }
-            try data.withUnsafeBytes { bytes in
-                var done = 0
-                while done < bytes.count {
-                    let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw failure(temporary, "write") }
-                    done += n
-                }
+        try write(to: path) { try write(data, toNew: $0) }
+    }
+
+    /// Writes `data` to a file that must not exist yet (a temporary name), reporting the system's error.
+    public static func write(_ data: Data, toNew path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure(path, "create") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw failure(path, "write") }
+                done += n
             }
         }
     }

@@ -27,7 +27,7 @@ public enum AtomicFolder {
         let parent = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
         try checkTarget(path, replacing: replacing)
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try Folders.create(parent)
         AtomicFile.removeStaleTemporaries(of: name, in: parent)
         let tag = "\(AtomicFile.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let temporary = "\(parent)/.\(name)\(AtomicFile.temporaryMarker)\(tag)"

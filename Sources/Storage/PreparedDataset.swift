@@ -272,12 +272,62 @@ public final class PreparedDataset {
         guard inputIndex.count == exampleOffsets.count - 1 else {
             throw fail("/examples/input_index has \(inputIndex.count) values for \(exampleOffsets.count - 1) examples")
         }
+        var seen = [Bool](repeating: false, count: inputIndex.count)
+        for k in inputIndex {
+            guard k >= 0, k < inputIndex.count, !seen[Int(k)] else {
+                throw fail("/examples/input_index must hold each of 0..<\(inputIndex.count) once; found \(k) out of place")
+            }
+            seen[Int(k)] = true
+        }
         guard targetCounts.count == sequenceExampleOffsets.count - 1 else {
             throw fail("/sequences/target_counts has \(targetCounts.count) values for \(sequenceExampleOffsets.count - 1) sequences")
         }
         for s in 0..<(sequenceExampleOffsets.count - 1) where tokenRange(ofSequence: s).count > metadata.maxSeqLen {
             throw fail("sequence \(s) has \(tokenRange(ofSequence: s).count) tokens > max_seq_len \(metadata.maxSeqLen)")
         }
+    }
+
+    /// Reads every token and mask value once, a block at a time, and checks what the offsets alone
+    /// cannot: each token id is in `0..<vocabularySize` (a damaged file, or one prepared with a larger
+    /// tokenizer, would index past the model's embeddings), each mask value is 0 or 1, and each
+    /// sequence's `/sequences/target_counts` equals its mask's ones (the loss is divided by them).
+    /// Errors name the file, the sequence and the token.
+    public func checkContents(vocabularySize: Int) throws {
+        func fail(_ message: String) -> PreparedDatasetError { PreparedDatasetError(path: path, message: message) }
+        var sequence = 0, targets: Int32 = 0
+        // Sequences are contiguous in /tokens: close each one's count where the next begins.
+        func endSequences(upTo token: Int) throws {
+            while sequence < sequenceCount, token >= tokenRange(ofSequence: sequence).upperBound {
+                guard targets == targetCounts[sequence] else {
+                    throw fail("sequence \(sequence): /sequences/target_counts says \(targetCounts[sequence]) targets, "
+                               + "its loss mask has \(targets)")
+                }
+                sequence += 1
+                targets = 0
+            }
+        }
+        let block = 1 << 20
+        for start in stride(from: 0, to: tokenCount, by: block) {
+            let end = min(tokenCount, start + block)
+            let ids = try tokens.readRows(start..<end, as: Int32.self)
+            let mask = try lossMask.readRows(start..<end, as: UInt8.self)
+            var t = start
+            while t < end {
+                try endSequences(upTo: t)
+                let stop = min(end, tokenRange(ofSequence: sequence).upperBound)
+                for i in (t - start)..<(stop - start) {
+                    guard ids[i] >= 0, Int(ids[i]) < vocabularySize else {
+                        throw fail("token \(start + i) (sequence \(sequence)) has id \(ids[i]), outside the vocabulary of \(vocabularySize)")
+                    }
+                    guard mask[i] <= 1 else {
+                        throw fail("token \(start + i) (sequence \(sequence)) has loss mask \(mask[i]); expected 0 or 1")
+                    }
+                    targets += Int32(mask[i])
+                }
+                t = stop
+            }
+        }
+        try endSequences(upTo: tokenCount)
     }
 
     /// Where sequence `s` lies in /tokens.

@@ -5,6 +5,7 @@ import Interop
 import Job
 import Kernels
 import OPT
+import Reporting
 import Storage
 import Tokenizer
 
@@ -191,6 +192,8 @@ public final class Trainer {
                 throw TrainError("\(path) has token id \(dataset.maxTokenID), outside the model's vocab_size \(job.model.config.vocabSize)")
             }
             guard dataset.sequenceCount > 0 else { throw TrainError("\(path) holds no sequences") }
+            // Every id and mask value, before any step reads them (a bad one would index past the embeddings).
+            try dataset.checkContents(vocabularySize: job.model.config.vocabSize)
         }
         return dataset
     }
