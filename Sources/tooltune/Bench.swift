@@ -16,20 +16,22 @@ struct Bench: ParsableCommand {
 
         @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
         var preset = "opt-125m"
-        @Option(help: "Sequences per step.")
+        @Option(parsing: .unconditional, help: "Sequences per step.")
         var batch = 1
-        @Option(help: "Tokens per sequence.")
+        @Option(parsing: .unconditional, help: "Tokens per sequence.")
         var seq = 128
-        @Option(help: "Timed steps (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed steps (medians are over these).")
         var steps = 5
-        @Option(help: "Untimed steps first.")
+        @Option(parsing: .unconditional, help: "Untimed steps first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "BLAS and parallel-for threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
-        @Option(help: "Seed of the weights, tokens and dropout masks.")
+        @Option(parsing: .unconditional, help: "Seed of the weights, tokens and dropout masks.")
         var seed: UInt64 = 0
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
+
+        func validate() throws { try OptionCheck.threads(threads) }
 
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
@@ -45,18 +47,20 @@ struct Bench: ParsableCommand {
 
         @Option(help: "A model file (.h5 with /model and model_config).")
         var model: String
-        @Option(help: "Prompt length in tokens, BOS included.")
+        @Option(parsing: .unconditional, help: "Prompt length in tokens, BOS included.")
         var promptTokens = 512
-        @Option(help: "Tokens to generate.")
+        @Option(parsing: .unconditional, help: "Tokens to generate.")
         var newTokens = 128
-        @Option(help: "Timed runs.")
+        @Option(parsing: .unconditional, help: "Timed runs.")
         var repeats = 3
-        @Option(help: "Untimed runs first.")
+        @Option(parsing: .unconditional, help: "Untimed runs first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "BLAS and parallel-for threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Flag(help: "Print one JSON line instead of the summary.")
         var json = false
+
+        func validate() throws { try OptionCheck.threads(threads) }
 
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
@@ -76,19 +80,19 @@ extension Bench {
         var sizes = "1,4,16,64"
         @Option(help: "The preset whose parameter count sizes the gradient sync.")
         var preset = "opt-350m"
-        @Option(help: "Gradient bucket size in MB (the job's distributed.bucket_mb).")
+        @Option(parsing: .unconditional, help: "Gradient bucket size in MB (the job's distributed.bucket_mb).")
         var bucketMb = 25.0
-        @Option(help: "Timed iterations (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed iterations (medians are over these).")
         var iterations = 5
-        @Option(help: "Untimed iterations first.")
+        @Option(parsing: .unconditional, help: "Untimed iterations first.")
         var warmup = 1
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
             let sizesMB = try sizes.split(separator: ",").map { part in
-                guard let mb = Double(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected numbers separated by commas)")
+                guard let mb = Double(part.trimmingCharacters(in: .whitespaces)), mb.isFinite, mb > 0 else {
+                    throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected positive numbers separated by commas)")
                 }
                 return mb
             }

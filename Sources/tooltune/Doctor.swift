@@ -9,11 +9,13 @@ struct Doctor: ParsableCommand {
         abstract: "Check every rank's MPI, BLAS and HDF5 set-up; run under mpirun to check a cluster.",
         discussion: "Rank 0 prints one line per rank. Exits 1 if any rank's sgemm or MPI results are wrong.")
 
-    @Option(help: "BLAS and parallel-for threads per rank (default: what OpenBLAS picked).")
+    @Option(parsing: .unconditional, help: "BLAS and parallel-for threads per rank (default: what OpenBLAS picked).")
     var threads: Int?
 
     @Flag(help: "Print the reports as a JSON array instead of lines.")
     var json = false
+
+    func validate() throws { try OptionCheck.threads(threads) }
 
     func run() throws {
         if let threads { useThreads(threads) }
