@@ -45,7 +45,8 @@ public enum ToolLLaMAConversations {
 
 /// Chat JSONL for users' own data: one `{"messages": [{"role": ..., "content": "..."}]}` object per line,
 /// roles `system`, `user`, `assistant`, `function` (or `tool`, the same). Blank lines are skipped.
-/// Optional per record: `query_id` (string or integer) for the test-id filter.
+/// Optional per record: `query_id` (string or integer) for the test-id filter. Every bad line is
+/// reported (the first 20 listed), not only the first.
 public enum ChatMessagesJSONL {
     public static func read(file: String) throws(DataError) -> [Conversation] {
         try convert(JSONParser.readFile(file), file: file)
@@ -56,6 +57,7 @@ public enum ChatMessagesJSONL {
         var lineNumber = 0
         var start = 0
         var sawRecord = false
+        var errors: [DataError] = []
         while start <= bytes.count {
             let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
             lineNumber += 1
@@ -63,21 +65,30 @@ public enum ChatMessagesJSONL {
             start = end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             sawRecord = true
-            let record = JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber)
-            var turns: [Turn] = []
-            for message in try record.field("messages").items() {
-                let roleField = try message.field("role")
-                let name = try roleField.string()
-                guard let role = name == "tool" ? .function : Role(rawValue: name) else {
-                    throw roleField.error("expected one of \"system\", \"user\", \"assistant\", \"function\", \"tool\", found \"\(name)\"")
-                }
-                turns.append(Turn(role, try message.field("content").string()))
+            do {
+                out.append(try conversation(line, file: file, lineNumber: lineNumber))
+            } catch {
+                errors.append(error)
             }
-            out.append(Conversation(source: ExampleSource(file: file, locator: "line \(lineNumber)"),
-                                    queryID: try ToolLLaMAConversations.queryID(record), turns: turns,
-                                    functionList: turns.first.flatMap { $0.role == .system ? FunctionListPrompt.parse(systemPrompt: $0.value) : nil }))
         }
         if !sawRecord { throw DataError(file: file, message: "empty; expected one JSON object per line") }
+        if !errors.isEmpty { throw DataError.combining(errors) }
         return out
+    }
+
+    static func conversation(_ line: [UInt8], file: String, lineNumber: Int) throws(DataError) -> Conversation {
+        let record = JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber)
+        var turns: [Turn] = []
+        for message in try record.field("messages").items() {
+            let roleField = try message.field("role")
+            let name = try roleField.string()
+            guard let role = name == "tool" ? .function : Role(rawValue: name) else {
+                throw roleField.error("expected one of \"system\", \"user\", \"assistant\", \"function\", \"tool\", found \"\(name)\"")
+            }
+            turns.append(Turn(role, try message.field("content").string()))
+        }
+        return Conversation(source: ExampleSource(file: file, locator: "line \(lineNumber)"),
+                            queryID: try ToolLLaMAConversations.queryID(record), turns: turns,
+                            functionList: turns.first.flatMap { $0.role == .system ? FunctionListPrompt.parse(systemPrompt: $0.value) : nil })
     }
 }
