@@ -60,7 +60,7 @@ enum FullDisk {
         }
         // Output sizes measured on the inputs: train.h5 51 KB + summary.json; model.h5 67 KB; logits.h5 12 KB,
         // 8 KB of it written (tmpfs stores no holes); the exported folder 53 KB.
-        onFullDisk("prepare", needs: 57_000, mentions: ["mnt/run/data/"]) { folder in
+        onFullDisk("prepare", needs: 57_000, mentions: ["mnt/run/data"]) { folder in
             let train = try smallTrain(in: folder)
             let job = try Inputs.job(in: folder, train: train, format: "toolbench-answers")
             let text = try String(contentsOfFile: job, encoding: .utf8)

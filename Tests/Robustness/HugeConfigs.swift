@@ -33,6 +33,9 @@ enum HugeConfigs {
 
     static func cases() -> [HostileCase] {
         var all: [HostileCase] = []
+        // `field` is what the message must name: the key, or for a configuration within the limits, what
+        // refused it (the weights' shapes are checked against it before memory is sized by it; the model
+        // files of the other commands are sized first and refused for memory).
         var configs: [(name: String, edits: [String: String?], field: String)] = []
         for field in sizeFields {
             for value in badSizes { configs.append(("\(field) = \(value)", [field: value], field)) }
@@ -54,7 +57,7 @@ enum HugeConfigs {
                 let hf = try Inputs.copy(Inputs.hfFolder, to: folder, as: "hf")
                 try HugeConfigs.config(config.edits).write(toFile: hf + "/config.json", atomically: true, encoding: .utf8)
                 return ["import-hf", hf, "out.h5"]
-            }, mentions: ["hf/config.json", config.field]))
+            }, mentions: config.field == "parameters" ? ["hf/model.safetensors", "has shape"] : ["hf/config.json", config.field]))
             // The same configuration as a model file's model_config attribute, met by three commands.
             for command in ["forward", "export-hf", "generate"] {
                 all.append(HostileCase(family: "huge-config", name: "model_config \(config.name) (\(command))", make: { folder in
