@@ -152,7 +152,8 @@ public final class HDF5File {
                            tt_h5p_default(), tt_h5p_default())
         }
         guard id >= 0 else {
-            throw HDF5Error(file: path, object: "/", message: "cannot open as HDF5 (\(HDF5Library.takeErrorStack()))")
+            let what = mode == .readOnly || mode == .readWrite ? "cannot open as HDF5" : "cannot create"
+            throw HDF5Error(file: path, object: "/", message: "\(what) (\(HDF5Library.takeErrorStack()))")
         }
         self.id = id
     }

@@ -90,6 +90,13 @@ public final class Trainer {
                                    microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
+        if let resumed {
+            // Every rank read the same file and plan, so every rank refuses alike.
+            let problems = resumed.resumeProblems(stepsPerEpoch: stepsPerEpoch.map { Int($0) }, optimizerSteps: optimizer.step)
+            guard problems.isEmpty else {
+                throw TrainError("\(resumed.path): cannot resume from it: " + problems.joined(separator: "; "))
+            }
+        }
         let state = TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
                                   train: job.train, seed: UInt64(job.seed), bucketMB: job.distributed.bucketMB,
                                   cursor: resumed?.state ?? TrainerState(), comm: comm)
@@ -107,7 +114,7 @@ public final class Trainer {
 
         try run.create()
         let metricsLog = MetricsLog(url: run.metricsFile)
-        if coordinator { try metricsLog.truncate(afterStep: cursor.globalStep) }
+        if coordinator { try metricsLog.restart(from: metrics) }
         StopSignal.install()
         var progress = Progress(totalSteps: totalSteps)
         var lastCheckpoint: String?

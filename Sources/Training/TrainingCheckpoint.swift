@@ -88,6 +88,8 @@ public enum TrainingCheckpoint {
 
     /// Everything a resume needs from a checkpoint file.
     public struct Contents {
+        /// The checkpoint file.
+        public var path: String
         public var state: TrainerState
         public var metrics: [StepMetrics]
         public var config: OPTConfig
@@ -119,7 +121,7 @@ public enum TrainingCheckpoint {
         let provenance = Provenance(jobText: try root.stringAttribute("job"),
                                     tokenizerSHA256: try root.stringAttribute(ModelCheckpoint.tokenizerAttribute),
                                     worldSize: try root.intAttribute("world_size"))
-        return Contents(state: state, metrics: try readMetrics(trainer.group("metrics")),
+        return Contents(path: file.path, state: state, metrics: try readMetrics(trainer.group("metrics")),
                         config: try ModelCheckpoint.config(of: file), provenance: provenance)
     }
 

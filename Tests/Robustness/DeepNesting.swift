@@ -89,6 +89,25 @@ enum DeepNesting {
                     try Data(bytes).write(to: URL(fileURLWithPath: hf + "/model.safetensors"))
                     return ["import-hf", hf, "out.h5"]
                 }, mentions: ["hf/model.safetensors", "header"]))
+                // The files a job names, read by its preflight (validate, prepare, train, eval).
+                all.append(HostileCase(family: "deep-json", name: "job's tokenizer vocab.json \(tag)", make: { folder in
+                    let tokenizer = try Inputs.copy(Inputs.demoTokenizer, to: folder, as: "tok")
+                    try nested(shape, depth: depth).write(toFile: tokenizer + "/vocab.json", atomically: true, encoding: .utf8)
+                    let job = try Inputs.job(in: folder, train: Inputs.demoTrain)
+                    try String(contentsOfFile: job, encoding: .utf8).replacingOccurrences(of: Inputs.demoTokenizer, with: tokenizer)
+                        .write(toFile: job, atomically: true, encoding: .utf8)
+                    return ["validate", job]
+                }, mentions: ["tokenizer.path", "tok/vocab.json"]))
+                all.append(HostileCase(family: "deep-json", name: "job's model.init hf config.json \(tag)", make: { folder in
+                    let hf = try Inputs.copy(Inputs.hfFolder, to: folder, as: "hf")
+                    try nested(shape, depth: depth).write(toFile: hf + "/config.json", atomically: true, encoding: .utf8)
+                    let job = try Inputs.job(in: folder, train: Inputs.demoTrain)
+                    try String(contentsOfFile: job, encoding: .utf8)
+                        .replacingOccurrences(of: "{init: random, config: {preset: tiny, vocab_size: 4096, max_position_embeddings: 1024}}",
+                                              with: "{init: hf, path: \(hf)}")
+                        .write(toFile: job, atomically: true, encoding: .utf8)
+                    return ["validate", job]
+                }, mentions: ["model.path", "hf/config.json"]))
                 // The job file itself (YAML flow sequences and mappings).
                 all.append(HostileCase(family: "deep-json", name: "job yaml \(tag)", make: { folder in
                     let job = folder.appendingPathComponent("job.yaml")

@@ -46,15 +46,25 @@ enum FullDisk {
 
     static func cases() -> [HostileCase] {
         var all: [HostileCase] = []
-        func onFullDisk(_ name: String, needs: Int, mentions: [String], _ make: @escaping @Sendable (URL) throws -> [String]) {
-            for bytes in sizes(upTo: needs) {
-                all.append(HostileCase(family: "full-disk", name: "\(name) onto \(bytes / 1024) KB", make: { folder in
+        /// Also a mount filled to the last byte before the command starts (`filled`).
+        func onFullDisk(_ name: String, needs: Int, mentions: [String], allowed: Set<String> = [],
+                        _ make: @escaping @Sendable (URL) throws -> [String]) {
+            for (bytes, filled) in sizes(upTo: needs).map({ ($0, false) }) + [(65_536, true)] {
+                all.append(HostileCase(family: "full-disk", name: "\(name) onto \(bytes / 1024) KB\(filled ? ", full" : "")", make: { folder in
                     let mountPoint = folder.appendingPathComponent("mnt")
                     try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
                     let arguments = try make(folder)
                     guard mount(tmpfs: mountPoint.path, bytes: bytes) else { throw TestSetupError("cannot mount a tmpfs") }
+                    if filled {
+                        // Written until the mount refuses; the watched listing is taken after this.
+                        let filler = mountPoint.appendingPathComponent("filler")
+                        FileManager.default.createFile(atPath: filler.path, contents: nil)
+                        let handle = try FileHandle(forWritingTo: filler)
+                        while (try? handle.write(contentsOf: Data(count: 4096))) != nil {}
+                        try? handle.close()
+                    }
                     return arguments
-                }, mentions: mentions + ["No space left on device"], watched: ["mnt"],
+                }, mentions: mentions + ["No space left on device"], watched: ["mnt"], allowed: allowed,
                 teardown: { unmount($0.appendingPathComponent("mnt").path) }))
             }
         }
@@ -77,6 +87,14 @@ enum FullDisk {
         }
         onFullDisk("export-hf", needs: 52_000, mentions: ["mnt/out"]) { folder in
             ["export-hf", try modelFile.get(), folder.appendingPathComponent("mnt/out").path, "--no-tokenizer"]
+        }
+        // A checkpoint of the small run's tiny model (5,197,048 bytes: weights and both AdamW moments); the
+        // prepared data stays outside the mount (data.train names its train.h5). metrics.jsonl is a log,
+        // appended as steps finish: a run that resumes rewrites it from its checkpoint.
+        onFullDisk("train's checkpoint", needs: 5_197_000, mentions: ["mnt/run"], allowed: ["run/metrics.jsonl"]) { folder in
+            let prepared = try SmallRun.prepared.get().run.appendingPathComponent("data/train.h5").path
+            let job = try SmallRun.write(in: folder, train: prepared, run: folder.appendingPathComponent("mnt/run").path)
+            return ["train", job, "--stop-after-step", "1"]
         }
         return all
     }

@@ -78,3 +78,8 @@ extension RobustnessTests {
         #expect(left == ["summary.json", "train.h5"], "\(left.sorted())")
     }
 }
+
+extension RobustnessTests {
+    @Test(arguments: CorruptResume.cases())
+    func corruptResume(_ hostile: HostileCase) throws { try check(hostile, in: scratch) }
+}

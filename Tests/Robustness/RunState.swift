@@ -130,3 +130,51 @@ enum DamagedDatasets {
         try root.dataset(name).writeRows(index..<(index + 1), [value])
     }
 }
+
+/// A checkpoint whose run state (the /trainer cursor, the optimizer's step, the metrics table) cannot be
+/// where the job's plan is: step_in_epoch -7 or 10^12 once indexed past the plan, epoch -3 trapped, a
+/// global_step of 2^62 declared the run complete. Each is refused before the first step, naming the
+/// checkpoint and the attribute.
+enum CorruptResume {
+    static func cases() -> [HostileCase] {
+        let edits: [(String, String, @Sendable (HDF5Group) throws -> Void)] = [
+            ("step_in_epoch -7", "step_in_epoch", { try $0.group("trainer").setAttribute("step_in_epoch", -7) }),
+            ("step_in_epoch 10^12", "step_in_epoch", { try $0.group("trainer").setAttribute("step_in_epoch", 1_000_000_000_000) }),
+            ("step_in_epoch one ahead", "global_step", { root in
+                let trainer = try root.group("trainer")
+                try trainer.setAttribute("step_in_epoch", try trainer.intAttribute("step_in_epoch") + 1)
+            }),
+            ("epoch -3", "epoch", { try $0.group("trainer").setAttribute("epoch", -3) }),
+            ("epoch 7 of 2", "epoch", { try $0.group("trainer").setAttribute("epoch", 7) }),
+            ("epoch 2 of 2 mid-epoch", "epoch", { root in
+                try root.group("trainer").setAttribute("epoch", 2)
+                try root.group("trainer").setAttribute("step_in_epoch", 1)
+            }),
+            ("global_step 2^62", "global_step", { try $0.group("trainer").setAttribute("global_step", 1 << 62) }),
+            ("global_step -1", "global_step", { try $0.group("trainer").setAttribute("global_step", -1) }),
+            ("global_step one behind", "global_step", { root in
+                let trainer = try root.group("trainer")
+                try trainer.setAttribute("global_step", try trainer.intAttribute("global_step") - 1)
+            }),
+            ("tokens_seen -1", "tokens_seen", { try $0.group("trainer").setAttribute("tokens_seen", -1) }),
+            ("tokens_seen off the metrics", "tokens_seen", { try $0.group("trainer").setAttribute("tokens_seen", 12) }),
+            ("skipped_steps above global_step", "skipped_steps", { try $0.group("trainer").setAttribute("skipped_steps", 5) }),
+            ("optimizer step 99", "/optimizer step", { try $0.group("optimizer").setAttribute("step", 99) }),
+            ("metrics steps out of order", "/trainer/metrics", { root in
+                let steps = try root.dataset("trainer/metrics/step")
+                try steps.write(try steps.read(as: Int64.self).reversed())
+            }),
+            ("global_step a string", "global_step", { try $0.group("trainer").setAttribute("global_step", "two") }),
+            ("format_version 7", "format_version", { try $0.setAttribute("format_version", 7) }),
+        ]
+        return edits.map { label, field, edit in
+            HostileCase(family: "resume", name: label, make: { folder in
+                let job = try SmallRun.copy(to: folder, trained: true)
+                let file = try HDF5File(folder.appendingPathComponent("run/checkpoints/step-000002.h5").path, mode: .readWrite)
+                try edit(try file.root)
+                try file.close()
+                return ["train", job]
+            }, mentions: ["step-000002.h5", field], watched: ["run/checkpoints"])
+        }
+    }
+}
