@@ -108,6 +108,19 @@ enum DeepNesting {
                         .write(toFile: job, atomically: true, encoding: .utf8)
                     return ["validate", job]
                 }, mentions: ["model.path", "hf/config.json"]))
+                // A query file and a toolenv tool file, as generate --query reads them (with the small run's
+                // checkpoint, whose tokenizer is the demo's).
+                all.append(HostileCase(family: "deep-json", name: "query file \(tag)", make: { folder in
+                    let query = folder.appendingPathComponent("q.json")
+                    try nested(shape, depth: depth).write(to: query, atomically: true, encoding: .utf8)
+                    return ["generate", try SmallRun.checkpoint(), "--query", query.path, "--tokenizer", Inputs.demoTokenizer]
+                }, mentions: ["q.json:1:", limit]))
+                all.append(HostileCase(family: "deep-json", name: "toolenv tool file \(tag)", make: { folder in
+                    let tools = try Inputs.copy(Inputs.project.appendingPathComponent("demo/data/toolenv/tools").path, to: folder, as: "tools")
+                    try nested(shape, depth: depth).write(toFile: tools + "/Travel/flight_status.json", atomically: true, encoding: .utf8)
+                    return ["generate", try SmallRun.checkpoint(), "--query", Inputs.project.appendingPathComponent("demo/data/queries/G1_query.json").path,
+                            "--toolenv", tools, "--tokenizer", Inputs.demoTokenizer, "--max-new-tokens", "1", "--max-steps", "1"]
+                }, mentions: ["tools/Travel/flight_status.json:1:", limit]))
                 // The job file itself (YAML flow sequences and mappings).
                 all.append(HostileCase(family: "deep-json", name: "job yaml \(tag)", make: { folder in
                     let job = folder.appendingPathComponent("job.yaml")

@@ -37,6 +37,11 @@ enum SmallRun {
         return copy
     }
 
+    /// The trained run's second checkpoint (a model file of the demo tokenizer's vocabulary).
+    static func checkpoint() throws -> String {
+        try trained.get().appendingPathComponent("checkpoints/step-000002.h5").path
+    }
+
     /// Writes the job for `run` into `folder`; returns its path.
     @discardableResult
     static func write(in folder: URL, train: String, run: String, extra: String = "") throws -> String {
