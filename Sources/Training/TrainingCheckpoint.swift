@@ -197,12 +197,14 @@ extension TrainingCheckpoint.Contents {
         if state.skippedSteps > 0 { lines.append("skipped steps (non-finite): \(state.skippedSteps)") }
         if let first = metrics.first, let last = metrics.last {
             let losses = metrics.filter { !$0.skipped }.map(\.loss)
+            // Sums in Double: a damaged table's numbers must not overflow an Int (inspect reads any file).
             let seconds = metrics.reduce(0) { $0 + $1.seconds }
-            let tokens = metrics.reduce(0) { $0 + $1.tokens }
+            let tokens = metrics.reduce(0.0) { $0 + Double($1.tokens) }
             let communication = metrics.reduce(0) { $0 + $1.communicationSeconds }
+            let rate = seconds > 0 ? tokens / seconds : 0
             lines.append(String(format: "metrics: %d steps; loss %.4f (step %d) -> %.4f (step %d), lowest %.4f; %@ tok/s; %.0f%% of step time in allreduce",
                                 metrics.count, first.loss, first.step, last.loss, last.step, losses.min() ?? .nan,
-                                Int((seconds > 0 ? Double(tokens) / seconds : 0).rounded()).formatted(),
+                                rate.isFinite && abs(rate) < 1e18 ? Int(rate.rounded()).formatted() : "\(rate)",
                                 seconds > 0 ? 100 * communication / seconds : 0))
         }
         return lines

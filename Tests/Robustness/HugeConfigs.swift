@@ -143,3 +143,25 @@ enum HostileSafetensors {
         return all
     }
 }
+
+/// Token ids in vocab.json that would size the tokenizer's id table (2^31 - 1000 once asked for 34 GB
+/// and crashed), met by tokenize (the tokenizer) and prepare (the job's preflight, then the tokenizer).
+enum HostileVocabularies {
+    static func cases() -> [HostileCase] {
+        ["4194304", "2147482647", "2147483647", "1099511627776", "-1", "4.5", "\"7\"", "null"].flatMap { id in
+            ["tokenize", "prepare"].map { command in
+                HostileCase(family: "vocabulary", name: "vocab.json id \(id) (\(command))", make: { folder in
+                    let tokenizer = try Inputs.copy(Inputs.demoTokenizer, to: folder, as: "tok")
+                    let vocab = try String(contentsOfFile: tokenizer + "/vocab.json", encoding: .utf8)
+                    try vocab.replacingOccurrences(of: #""!":4,"#, with: "\"!\":\(id),")
+                        .write(toFile: tokenizer + "/vocab.json", atomically: true, encoding: .utf8)
+                    if command == "tokenize" { return ["tokenize", "--tokenizer", tokenizer, "hello"] }
+                    let job = try Inputs.job(in: folder, train: Inputs.demoTrain)
+                    try String(contentsOfFile: job, encoding: .utf8).replacingOccurrences(of: Inputs.demoTokenizer, with: tokenizer)
+                        .write(toFile: job, atomically: true, encoding: .utf8)
+                    return ["prepare", job]
+                }, mentions: ["tok/vocab.json"])
+            }
+        }
+    }
+}

@@ -83,3 +83,34 @@ extension RobustnessTests {
     @Test(arguments: CorruptResume.cases())
     func corruptResume(_ hostile: HostileCase) throws { try check(hostile, in: scratch) }
 }
+
+extension RobustnessTests {
+    @Test(arguments: HostileVocabularies.cases())
+    func vocabularies(_ hostile: HostileCase) throws { try check(hostile, in: scratch) }
+}
+
+extension RobustnessTests {
+    @Test(arguments: DamagedFiles.cases())
+    func damagedFiles(_ hostile: HostileCase) throws { try check(hostile, in: scratch) }
+
+    /// A checkpoint whose metrics table holds numbers no run writes (2^62 tokens a step, 1e-300 seconds):
+    /// inspect still describes it (its summary once overflowed an Int and trapped).
+    @Test func inspectDescribesAnyNumbersInAMetricsTable() throws {
+        let folder = scratch.appendingPathComponent("inspect-metrics")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("odd.h5").path
+        try FileManager.default.copyItem(atPath: try SmallRun.checkpoint(), toPath: path)
+        do {
+            let file = try HDF5File(path, mode: .readWrite)
+            let root = try file.root
+            try root.dataset("trainer/metrics/tokens").write([Int64](repeating: 1 << 62, count: 2))
+            try root.dataset("trainer/metrics/seconds").write([1e-300, -1e-300])
+            try root.dataset("trainer/metrics/loss").write([Double.infinity, -.nan])
+            try file.close()
+        }
+        let result = try runProcess(ToolTuneBinary.path, ["inspect", path])
+        #expect(result.status == 0 && !result.signaled, "\(result.stderr)")
+        #expect(result.stdout.contains("ToolTune checkpoint: step 2"), "\(result.stdout.prefix(500))")
+    }
+}

@@ -178,3 +178,33 @@ enum CorruptResume {
         }
     }
 }
+
+/// Files `inspect` is pointed at that are not whole HDF5 files: refused naming the file.
+enum DamagedFiles {
+    static func cases() -> [HostileCase] {
+        let files: [(String, @Sendable (URL) throws -> Void)] = [
+            ("empty", { try Data().write(to: $0) }),
+            ("text", { try Data("hello\n".utf8).write(to: $0) }),
+            ("a checkpoint cut in half", { target in
+                let whole = try Data(contentsOf: URL(fileURLWithPath: try SmallRun.checkpoint()))
+                try whole.prefix(whole.count / 2).write(to: target)
+            }),
+            ("a checkpoint's first 4 KB", { target in
+                try Data(contentsOf: URL(fileURLWithPath: try SmallRun.checkpoint())).prefix(4096).write(to: target)
+            }),
+            ("a checkpoint with its superblock zeroed", { target in
+                var whole = try Data(contentsOf: URL(fileURLWithPath: try SmallRun.checkpoint()))
+                whole.replaceSubrange(0..<512, with: Data(count: 512))
+                try whole.write(to: target)
+            }),
+            ("a folder", { try FileManager.default.createDirectory(at: $0, withIntermediateDirectories: true) }),
+        ]
+        return files.map { label, make in
+            HostileCase(family: "damaged-file", name: "inspect \(label)", make: { folder in
+                let file = folder.appendingPathComponent("x.h5")
+                try make(file)
+                return ["inspect", file.path]
+            }, mentions: ["x.h5"])
+        }
+    }
+}
