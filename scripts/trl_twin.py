@@ -6,9 +6,9 @@
 What it does, in one run on one machine:
 1. `tooltune validate` gives the job with every default filled in; `tooltune prepare` runs if the job's
    prepared training data is missing.
-2. A twin job is written to the work folder (--workdir, default runs/trl-twin/<job name>): the job with
-   train.max_steps = N (so both learning-rate schedules span the same N steps), a fresh checkpoint.dir whose
-   data/train.h5 links to the job's prepared data, resume: never, and train.precision for --precision bf16.
+2. A twin job is written to the work folder (--workdir, default runs/trl-twin/<job name>-<precision>): the
+   job with train.max_steps = N (so both learning-rate schedules span the same N steps), a fresh checkpoint.dir
+   whose data/train.h5 links to the job's prepared data, resume: never, and train.precision for --precision bf16.
 3. `tooltune export-steps` writes the run's initial model and the examples of every step as the coordinator
    plans them (input_ids, labels with -100 outside the loss); `tooltune export-hf` makes the model a Hugging
    Face folder.
@@ -207,7 +207,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return done
 
 
-def twin_job(job: dict, workdir: Path, steps: int, precision: str, run_dir: Path) -> dict:
+def twin_job(job: dict, steps: int, precision: str, run_dir: Path) -> dict:
     """The job as ToolTune trains it here: N steps (the schedule spans them), a fresh run folder."""
     twin = json.loads(json.dumps(job))
     twin["name"] = f"{job['name']}-twin"
@@ -278,18 +278,19 @@ def main() -> None:
             (folder / "data" / "train.h5").symlink_to(Path(prepared).resolve())
         return folder
 
-    probe = twin_job(job, workdir, 1, args.precision, run_folder("probe"))
-    (workdir / "probe.yaml").write_text(yaml.safe_dump(probe, sort_keys=False))
-    run([binary, "export-steps", str(workdir / "probe.yaml"), str(workdir / "probe-export"), "--steps", "1"])
-    steps_per_epoch = json.loads((workdir / "probe-export" / "plan.json").read_text())["steps_per_epoch"]
-    steps = args.steps or steps_per_epoch[0]
-    shutil.rmtree(workdir / "probe-export")
-    shutil.rmtree(workdir / "probe")
-    (workdir / "probe.yaml").unlink()
+    steps = args.steps
+    if steps is None:  # the first epoch: ask the planner how many steps it has
+        probe = twin_job(job, 1, args.precision, run_folder("probe"))
+        (workdir / "probe.yaml").write_text(yaml.safe_dump(probe, sort_keys=False))
+        run([binary, "export-steps", str(workdir / "probe.yaml"), str(workdir / "probe-export"), "--steps", "1"])
+        steps = json.loads((workdir / "probe-export" / "plan.json").read_text())["steps_per_epoch"][0]
+        shutil.rmtree(workdir / "probe-export")
+        shutil.rmtree(workdir / "probe")
+        (workdir / "probe.yaml").unlink()
 
     twin_paths = []
     for r in range(args.repeats):
-        twin = twin_job(job, workdir, steps, args.precision, run_folder(f"tooltune-{r + 1}"))
+        twin = twin_job(job, steps, args.precision, run_folder(f"tooltune-{r + 1}"))
         path = workdir / f"twin-{r + 1}.yaml"
         path.write_text(yaml.safe_dump(twin, sort_keys=False))
         twin_paths.append(path)
@@ -364,7 +365,7 @@ def report(job, plan, args, steps, threads, ranks, trl_runs, tooltune_runs, work
         return statistics.median(v[key] for v in values)
 
     table = {}
-    for key, label in (("step_median", "per optimizer step (median, step 1 left out)"), ("epoch", "per epoch")):
+    for key in ("step_median", "epoch"):
         a, b = median(ours_t, key), median(trl_t, key)
         table[key] = dict(tooltune=a, trl=b, ratio=b / a)
     a = statistics.median(r["process_seconds"] for r in tooltune_runs)
@@ -373,8 +374,8 @@ def report(job, plan, args, steps, threads, ranks, trl_runs, tooltune_runs, work
     extrapolated = ours_t[0]["extrapolated"]
     print()
     print(f"wall time, medians of {args.repeats} run(s) each, {args.precision}:")
-    print(f"| | ToolTune | TRL | TRL / ToolTune |")
-    print(f"| --- | ---: | ---: | ---: |")
+    print("| | ToolTune | TRL | TRL / ToolTune |")
+    print("| --- | ---: | ---: | ---: |")
     for key, label in (("step_median", "per optimizer step"),
                        ("epoch", f"per epoch ({per_epoch} steps{', extrapolated' if extrapolated else ''})"),
                        ("process", f"whole run ({steps} steps, start-up included)")):
