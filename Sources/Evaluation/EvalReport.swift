@@ -66,7 +66,7 @@ struct Metric: Sendable {
         query("valid_call_rate", "API calls with valid arguments", .percent) { $0.validCallRate },
         query("proxy_pass", "proxy pass (not a pass rate)", .percent) { $0.proxyPassRate },
         query("mean_steps", "mean steps", .number) { $0.meanSteps },
-        query("prompt_too_long", "ended: prompt did not fit", .percent) { $0.promptTooLongRate },
+        query("context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
     ]
 }
 

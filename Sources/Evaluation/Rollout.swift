@@ -79,8 +79,9 @@ public enum RolloutEnd: String, Codable, Sendable {
     case giveAnswer = "give_answer"
     case giveUp = "give_up"
     case maxSteps = "max_steps"
-    /// The next prompt did not fit even after the fit policy.
-    case promptTooLong = "prompt_too_long"
+    /// The next prompt did not fit even after the rollout prompt policy (`ExampleFitter.fitRolloutPrompt`):
+    /// the system prompt, the query and the newest step together are too long.
+    case contextExhausted = "context_exhausted"
 }
 
 public struct RolloutResult: Codable, Equatable, Sendable {
@@ -99,8 +100,8 @@ public struct RolloutResult: Codable, Equatable, Sendable {
 /// prompt and query, then up to `maxSteps` assistant turns, each answered by the canned environment and
 /// appended to the history as an assistant turn (the generated text, as training renders assistant
 /// turns) and a function turn (the observation). Each prompt is fitted into `max_seq_len -
-/// max_new_tokens` by the training fit policy. It ends at an accepted Finish (an answer or a give-up),
-/// after `maxSteps` steps, or when a prompt no longer fits.
+/// max_new_tokens` by the rollout prompt policy (`fitRolloutPrompt`: the newest step stays). It ends at
+/// an accepted Finish (an answer or a give-up), after `maxSteps` steps, or when the context is exhausted.
 public struct Rollout {
     public let prompt: QueryPrompt
     public let group: String
@@ -120,10 +121,10 @@ public struct Rollout {
         var finalAnswer: String?, promptNote: String?
         generator.startCase()
         for index in 0..<maxSteps {
-            let fit = fitter.fitPrompt(conversation, reserve: reserve)
+            let fit = fitter.fitRolloutPrompt(conversation, reserve: reserve)
             guard case .fitted(let fitted) = fit else {
                 if case .tooLong(_, let reason) = fit { promptNote = reason }
-                end = .promptTooLong
+                end = .contextExhausted
                 break
             }
             let turn = try generator.generate(fitted, seed: seed &+ UInt64(index))
@@ -191,8 +192,9 @@ public struct QuerySummary: Codable, Equatable, Sendable {
     public var validCallRate: Double?
     public var proxyPassRate: Double?
     public var meanSteps: Double?
-    /// Rollouts that ended because a prompt did not fit `max_seq_len - max_new_tokens` even after the fit policy.
-    public var promptTooLongRate: Double?
+    /// Rollouts that ended because the next prompt did not fit `max_seq_len - max_new_tokens` even after the
+    /// rollout prompt policy.
+    public var contextExhaustedRate: Double?
 
     public init(_ results: [RolloutResult]) {
         let scores = results.map(\.score)
@@ -209,6 +211,6 @@ public struct QuerySummary: Codable, Equatable, Sendable {
         validCallRate = calls > 0 ? Double(scores.reduce(0) { $0 + $1.validCalls }) / Double(calls) : nil
         proxyPassRate = rate(scores.map(\.proxyPass))
         meanSteps = mean(results.map { Double($0.steps.count) })
-        promptTooLongRate = rate(results.map { $0.end == .promptTooLong })
+        contextExhaustedRate = rate(results.map { $0.end == .contextExhausted })
     }
 }
