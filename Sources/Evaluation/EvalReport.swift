@@ -39,6 +39,18 @@ struct Metric: Sendable {
         }
     }
 
+    static func judged(_ key: String, _ title: String, _ pick: @escaping @Sendable (SoPRSummary) -> Double?) -> Metric {
+        Metric(key: key, title: title, section: .queries, format: .percent) { e, g in
+            e.judged?.summary(g).flatMap(pick)
+        }
+    }
+
+    /// The title as printed: judged metrics name their judge.
+    func title(in all: [CheckpointEvaluation]) -> String {
+        guard key.hasPrefix("sopr"), let judge = all.last(where: { $0.settings.judge != nil })?.settings.judge else { return title }
+        return "\(title), judged by \(judge.model)"
+    }
+
     /// Every metric, in report order.
     static let all: [Metric] = [
         tf("examples", "held-out steps", .count) { Double($0.examples) },
@@ -65,6 +77,8 @@ struct Metric: Sendable {
         query("hallucination_free", "hallucination-free", .percent) { $0.hallucinationFreeRate },
         query("valid_call_rate", "API calls with valid arguments", .percent) { $0.validCallRate },
         query("proxy_pass", "proxy pass (not a pass rate)", .percent) { $0.proxyPassRate },
+        judged("sopr", "SoPR") { $0.sopr },
+        judged("sopr_std", "SoPR standard deviation") { $0.standardDeviation },
         query("mean_steps", "mean steps", .number) { $0.meanSteps },
         query("context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
     ]
@@ -99,6 +113,11 @@ public enum EvalReport {
         for name in names.sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
             let path = folder.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path) else { continue }
+            struct Header: Decodable { var format: String?; var formatVersion: Int? }
+            if let header = try? decoder.decode(Header.self, from: data), header.format == CheckpointEvaluation.formatName,
+               let version = header.formatVersion, version != CheckpointEvaluation.currentFormatVersion {
+                throw EvalError("\(path): written by another version of tooltune eval (format_version \(version), this one writes \(CheckpointEvaluation.currentFormatVersion)); move it away or score its checkpoint again")
+            }
             do {
                 found.append(try decoder.decode(CheckpointEvaluation.self, from: data))
             } catch {
@@ -139,7 +158,7 @@ public enum EvalReport {
         for metric in Metric.all where metric.section == section {
             let values = shown.map { metric.value($0, group) }
             if values.allSatisfy({ $0 == nil }) { continue }
-            lines.append("| \(metric.title) | " + values.map(metric.text).joined(separator: " | ") + " |")
+            lines.append("| \(metric.title(in: all)) | " + values.map(metric.text).joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n")
     }
@@ -173,10 +192,17 @@ public enum EvalReport {
             }
         }
         if !queryGroups.isEmpty {
-            md += "\n## Queries\n\nClosed-loop rollouts (up to \(s.maxSteps) steps) against canned observations shaped like each "
-            md += "API's template_response. Judge-free proxies: no LLM judge and no live API, so none of these is "
-            md += "ToolBench's pass rate. Proxy pass = Finish with give_answer and a non-empty final answer, no "
-            md += "hallucinated function, and at least one relevant API called with valid arguments.\n"
+            md += "\n## Queries\n\nClosed-loop rollouts (up to \(s.maxSteps) steps) "
+            md += s.toolServer.map { "whose calls the tool server \($0) answered. " }
+                ?? "against canned observations shaped like each API's template_response. "
+            md += "The proxies are judge-free, and none of them is ToolBench's pass rate. Proxy pass = Finish with give_answer and "
+            md += "a non-empty final answer, no hallucinated function, and at least one relevant API called with valid arguments.\n"
+            if let judge = s.judge {
+                md += "\nSoPR is StableToolBench's solvable pass rate, judged by \(judge.model) (\(judge.baseURL)), "
+                md += "\(judge.evaluateTimes) judgements per query: the mean over judgement runs of (Solved + 0.5 x Unsure) / queries, "
+                md += "with the standard deviation over runs. The rollouts in StableToolBench's converted format are in "
+                md += "`stabletoolbench/<checkpoint>/<group>.json`.\n"
+            }
             for group in [nil] + queryGroups.map(Optional.some) {
                 md += "\n### \(group ?? "all groups")\n\n" + table(all, section: .queries, group: group) + "\n"
             }
@@ -221,7 +247,7 @@ public enum EvalReport {
         for metric in Metric.all {
             let values = evaluations.map { metric.value($0, nil) }
             if values.allSatisfy({ $0 == nil }) { continue }
-            var row = [metric.title] + values.map(metric.text)
+            var row = [metric.title(in: evaluations)] + values.map(metric.text)
             if evaluations.count > 1 {
                 if let first = values.first!, let last = values.last! {
                     let delta = last - first

@@ -32,6 +32,10 @@ public struct EvalSession {
     }
 
     public var evalFolder: URL { URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval") }
+    /// The rollouts in StableToolBench's converted format: `<name>/<query group>.json` per checkpoint, laid
+    /// out as `eval_pass_rate.py` reads them (`--converted_answer_path` this folder, `--reference_model`
+    /// the checkpoint's name, `--test_set` the groups).
+    public var convertedFolder: URL { evalFolder.appendingPathComponent("stabletoolbench") }
 
     /// Scores the selected checkpoints; returns rank 0's evaluations (empty elsewhere).
     @discardableResult
@@ -98,6 +102,10 @@ public struct EvalSession {
         let result = try evaluator.evaluate(checkpoint: path, comm: comm) { bar?.update(done: $0.done, total: $0.total, detail: $0.detail) }
         bar?.finish()
         guard let result else { return [] }
+        if !result.queryCases.isEmpty {
+            try StableToolBenchAnswers.write(result, answers: evaluator.convertedAnswers(result),
+                                             folder: convertedFolder.appendingPathComponent(info.evaluationName))
+        }
         try EvalReport.write(result, name: info.evaluationName, folder: evalFolder, trainingLoss: info.trainingLoss)
         let rate = result.timing.generatedTokensPerSecond.map { String(format: "%.1f", $0) } ?? "n/a"
         output("\(info.evaluationName): \(String(format: "%.1f", result.timing.seconds)) s, \(result.timing.generatedTokens) tokens generated (\(rate) tokens/s)")

@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import JSON
 import OPT
 import Tokenizer
 import ToolBench
@@ -49,6 +50,16 @@ public struct EvalSettings: Codable, Equatable, Sendable {
     public var maxSeqLen: Int
     public var fit: String
     public var limit: Int?
+    /// Where the rollouts' calls went: the tool server's address, or nil for canned observations.
+    public var toolServer: String?
+    /// The judge of the SoPR, when there was one.
+    public var judge: JudgeInfo?
+}
+
+public struct JudgeInfo: Codable, Equatable, Sendable {
+    public var model: String
+    public var baseURL: String
+    public var evaluateTimes: Int
 }
 
 public struct EvalTiming: Codable, Equatable, Sendable {
@@ -69,8 +80,10 @@ public struct EvalTiming: Codable, Equatable, Sendable {
 /// generated text. Written as `<checkpoint.dir>/eval/step-NNNNNN.json`.
 public struct CheckpointEvaluation: Codable, Equatable, Sendable {
     public static let formatName = "tooltune.eval"
+    /// 2: rollouts keep their newest step (`context_exhausted` ends), SoPR and BFCL sections.
+    public static let currentFormatVersion = 2
     public var format = CheckpointEvaluation.formatName
-    public var formatVersion = 1
+    public var formatVersion = CheckpointEvaluation.currentFormatVersion
     public var checkpoint: String
     public var step: Int?
     public var job: String
@@ -81,6 +94,8 @@ public struct CheckpointEvaluation: Codable, Equatable, Sendable {
     public var teacherForced: Grouped<TeacherForcedSummary>?
     public var steps: Grouped<StepSummary>?
     public var queries: Grouped<QuerySummary>?
+    /// StableToolBench's solvable pass rate, from the judge (`eval.judge`).
+    public var judged: Grouped<SoPRSummary>?
     public var stepCases: [StepCaseResult]
     public var queryCases: [RolloutResult]
 }
@@ -101,11 +116,21 @@ public final class Evaluator {
     public let cases: EvalCases
     public let limit: Int?
     public let settings: GenerationSettings
+    /// Answers the rollouts' calls; nil: canned observations.
+    public let toolServer: ToolServer?
+    public let judge: (any AnswerJudge)?
+    let judgeInfo: JudgeInfo?
 
-    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?) throws {
+    /// `toolServer` and `judge` come from `eval.toolserver` and `eval.judge`; both are checked (addresses,
+    /// key variables) before anything runs.
+    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?, toolServer: ToolServerSettings? = nil,
+                judge: JudgeSettings? = nil) throws {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
+        self.toolServer = try toolServer.map { try ToolServer($0) }
+        self.judge = try judge.map { try OpenAIJudge($0) }
+        judgeInfo = judge.map { JudgeInfo(model: $0.model, baseURL: $0.baseURL, evaluateTimes: $0.evaluateTimes) }
         settings = GenerationSettings(maxNewTokens: job.eval.maxNewTokens, temperature: job.eval.temperature,
                                       topP: job.eval.topP, stop: job.eval.stop)
         guard job.eval.maxNewTokens < job.data.maxSeqLen else {
@@ -132,7 +157,36 @@ public final class Evaluator {
         let gathered = try comm.gather(Array(try JSONEncoder().encode(shard)))
         guard comm.rank == 0 else { return nil }
         let shards = try gathered.map { try JSONDecoder().decode(Shard.self, from: Data($0)) }
-        return summarize(shards, info: info, seconds: Date().timeIntervalSince(started), ranks: comm.size)
+        var evaluation = summarize(shards, info: info, seconds: Date().timeIntervalSince(started), ranks: comm.size)
+        if let judge, let judgeInfo, !evaluation.queryCases.isEmpty {
+            try judgeRollouts(&evaluation, judge: judge, info: judgeInfo, progress: progress)
+        }
+        evaluation.timing.seconds = Date().timeIntervalSince(started)
+        return evaluation
+    }
+
+    /// The converted answer (StableToolBench's format) of each rollout, in case order.
+    public func convertedAnswers(_ evaluation: CheckpointEvaluation) -> [JSONValue] {
+        zip(evaluation.queryCases, cases.queries).map { StableToolBenchAnswers.answer($0, prompt: $1.prompt) }
+    }
+
+    /// Judges every rollout `evaluateTimes` times (rank 0, one request at a time) and adds the SoPR.
+    func judgeRollouts(_ evaluation: inout CheckpointEvaluation, judge: any AnswerJudge, info: JudgeInfo,
+                       progress: ((EvalProgress) -> Void)?) throws {
+        let converted = convertedAnswers(evaluation)
+        let total = converted.count * info.evaluateTimes
+        for (q, answer) in converted.enumerated() {
+            var runs: [Judgement] = []
+            for r in 0..<info.evaluateTimes {
+                runs.append(try SoPR.judge(answer, judge: judge))
+                let done = q * info.evaluateTimes + r + 1
+                progress?(EvalProgress(done: done, total: total, detail: "judging \(done)/\(total)"))
+            }
+            evaluation.queryCases[q].judgements = runs
+        }
+        evaluation.judged = Grouped(evaluation.queryCases, group: \.group) { results in
+            SoPRSummary(results.map { $0.judgements! }, judgeModel: info.model, evaluateTimes: info.evaluateTimes)
+        }
     }
 
     /// One rank's results.
@@ -187,7 +241,8 @@ public final class Evaluator {
         for (i, query) in myQueries.enumerated() {
             let rollout = Rollout(prompt: query.prompt, group: query.group, maxSteps: job.eval.maxSteps)
             shard.queries[query.index] = try rollout.run(generator: timed, fitter: fitter, reserve: settings.maxNewTokens,
-                                                         seed: caseSeed("query \(query.group) \(query.prompt.query.queryID)"))
+                                                         seed: caseSeed("query \(query.group) \(query.prompt.query.queryID)"),
+                                                         environment: toolServer.map { ToolServerEnvironment(prompt: query.prompt, server: $0) })
             progress?(EvalProgress(done: mySteps.count + i + 1, total: total, detail: "queries \(i + 1)/\(myQueries.count)"))
         }
         shard.generatedTokens = timed.generated
@@ -238,13 +293,14 @@ public final class Evaluator {
         return CheckpointEvaluation(
             checkpoint: info.path, step: info.step, job: job.name, createdUTC: formatter.string(from: Date()),
             settings: EvalSettings(generation: settings, seed: job.seed, maxSteps: job.eval.maxSteps, maxSeqLen: job.data.maxSeqLen,
-                                   fit: job.data.fit.rawValue, limit: limit),
+                                   fit: job.data.fit.rawValue, limit: limit, toolServer: toolServer?.endpoint.absoluteString,
+                                   judge: judgeInfo),
             timing: timing, notes: cases.notes,
             teacherForced: steps.isEmpty ? nil : Grouped(steps, group: \.group) { TeacherForcedSummary($0.map(\.teacherForced)) },
             steps: generating ? Grouped(steps.filter { $0.generation != nil }, group: \.group) { items in
                 StepSummary(items.map { $0.generation!.score }, generatedTokens: items.map { $0.generation!.generatedTokens })
             } : nil,
-            queries: queries.isEmpty ? nil : Grouped(queries, group: \.group) { QuerySummary($0) },
+            queries: queries.isEmpty ? nil : Grouped(queries, group: \.group) { QuerySummary($0) }, judged: nil,
             stepCases: steps, queryCases: queries)
     }
 }

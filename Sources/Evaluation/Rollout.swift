@@ -27,7 +27,7 @@ public struct RolloutStep: Codable, Equatable, Sendable {
     public var generatedTokens: Int
     public var parsed: ReactOutput
     public var observation: String
-    /// ToolBench's status code (see `CannedEnvironment.Reply.code`).
+    /// ToolBench's status code (see `ToolReply.code`).
     public var code: Int
     /// The action is neither a function of the prompt nor Finish (ToolEval's hallucination rule).
     public var hallucinated: Bool
@@ -94,14 +94,17 @@ public struct RolloutResult: Codable, Equatable, Sendable {
     /// Why the next prompt did not fit, when that ended the rollout.
     public var promptNote: String?
     public var score: QueryScore
+    /// The judge's verdict in each SoPR run (`eval.judge`).
+    public var judgements: [Judgement]?
 }
 
 /// A closed-loop ToolBench episode on one query (ToolBench's CoT / single-chain method): the system
-/// prompt and query, then up to `maxSteps` assistant turns, each answered by the canned environment and
-/// appended to the history as an assistant turn (the generated text, as training renders assistant
-/// turns) and a function turn (the observation). Each prompt is fitted into `max_seq_len -
-/// max_new_tokens` by the rollout prompt policy (`fitRolloutPrompt`: the newest step stays). It ends at
-/// an accepted Finish (an answer or a give-up), after `maxSteps` steps, or when the context is exhausted.
+/// prompt and query, then up to `maxSteps` assistant turns, each answered by the environment (canned
+/// observations or a tool server) and appended to the history as an assistant turn (the generated text,
+/// as training renders assistant turns) and a function turn (the observation). Each prompt is fitted
+/// into `max_seq_len - max_new_tokens` by the rollout prompt policy (`fitRolloutPrompt`: the newest step
+/// stays). It ends at an accepted Finish (an answer or a give-up), after `maxSteps` steps, or when the
+/// context is exhausted.
 public struct Rollout {
     public let prompt: QueryPrompt
     public let group: String
@@ -113,8 +116,10 @@ public struct Rollout {
         self.maxSteps = maxSteps
     }
 
-    public func run(generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64) throws -> RolloutResult {
-        let environment = CannedEnvironment(prompt: prompt)
+    /// `environment` nil: canned observations.
+    public func run(generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64,
+                    environment: (any ToolEnvironment)? = nil) throws -> RolloutResult {
+        let environment = environment ?? CannedEnvironment(prompt: prompt)
         var conversation = prompt.conversation
         var steps: [RolloutStep] = []
         var end = RolloutEnd.maxSteps
@@ -129,7 +134,7 @@ public struct Rollout {
             }
             let turn = try generator.generate(fitted, seed: seed &+ UInt64(index))
             let parsed = ReactOutput.parse(turn.text)
-            let reply = environment.call(action: parsed.action, actionInput: parsed.actionInput)
+            let reply = try environment.call(action: parsed.action, actionInput: parsed.actionInput)
             steps.append(RolloutStep(prompt: PromptInfo(fitted), output: turn.text, stopReason: turn.stopReason,
                                      generatedTokens: turn.tokens, parsed: parsed, observation: reply.observation,
                                      code: reply.code, hallucinated: hallucinated(parsed.action),
