@@ -3,7 +3,7 @@ import Storage
 
 /// One number of the report, read from an evaluation for a group (nil: all cases).
 struct Metric: Sendable {
-    enum Section: Sendable { case steps, queries }
+    enum Section: String, Sendable { case steps, queries, bfcl }
     let key: String
     let title: String
     let section: Section
@@ -45,6 +45,12 @@ struct Metric: Sendable {
         }
     }
 
+    static func bfcl(_ key: String, _ title: String, _ format: Format, _ pick: @escaping @Sendable (BFCLSummary) -> Double?) -> Metric {
+        Metric(key: key, title: title, section: .bfcl, format: format) { e, g in
+            e.bfcl?.summary(g).flatMap(pick)
+        }
+    }
+
     /// The title as printed: judged metrics name their judge.
     func title(in all: [CheckpointEvaluation]) -> String {
         guard key.hasPrefix("sopr"), let judge = all.last(where: { $0.settings.judge != nil })?.settings.judge else { return title }
@@ -81,6 +87,11 @@ struct Metric: Sendable {
         judged("sopr_std", "SoPR standard deviation") { $0.standardDeviation },
         query("mean_steps", "mean steps", .number) { $0.meanSteps },
         query("context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
+        bfcl("bfcl_entries", "BFCL entries", .count) { Double($0.entries) },
+        bfcl("bfcl_accuracy", "BFCL accuracy", .percent) { $0.accuracy },
+        bfcl("bfcl_mean_calls", "mean calls", .number) { $0.meanCalls },
+        bfcl("bfcl_no_call", "no call made", .percent) { $0.noCallRate },
+        bfcl("bfcl_context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
     ]
 }
 
@@ -145,6 +156,8 @@ public enum EvalReport {
                 names.formUnion(e.steps?.groups.keys ?? [:].keys)
             case .queries:
                 names.formUnion(e.queries?.groups.keys ?? [:].keys)
+            case .bfcl:
+                names.formUnion(e.bfcl?.groups.keys ?? [:].keys)
             }
         }
         return names.sorted()
@@ -207,12 +220,37 @@ public enum EvalReport {
                 md += "\n### \(group ?? "all groups")\n\n" + table(all, section: .queries, group: group) + "\n"
             }
         }
+        let bfclGroups = groups(all, .bfcl)
+        if !bfclGroups.isEmpty {
+            md += "\n## BFCL\n\nThe Berkeley Function Calling Leaderboard's single-turn categories (\(s.bfcl.map { "`\($0)`" } ?? "")), "
+            md += "rolled out in ToolBench's format (up to \(s.maxSteps) steps for parallel categories) and checked without a judge: "
+            md += "AST categories by bfcl's rules (function name, parameters, types, allowed values; parallel calls in any order), "
+            md += "irrelevance by making no call. \"all categories\" pools the entries.\n\n"
+            md += bfclTable(all, categories: bfclGroups) + "\n"
+            for group in [nil] + bfclGroups.map(Optional.some) {
+                md += "\n### \(group ?? "all categories")\n\n" + table(all, section: .bfcl, group: group) + "\n"
+            }
+        }
         let metricCharts = charts.filter { $0 != "training-loss.svg" }
         if !metricCharts.isEmpty {
             md += "\n## Across checkpoints\n\n"
             for file in metricCharts { md += "![\(file)](charts/\(file))\n" }
         }
         return md
+    }
+
+    /// BFCL accuracy: a row per category (and all pooled), a column per checkpoint.
+    static func bfclTable(_ all: [CheckpointEvaluation], categories: [String]) -> String {
+        let shown = columns(all)
+        var lines = ["| category | entries | " + shown.map(label).joined(separator: " | ") + " |",
+                     "| --- | ---: |" + String(repeating: " ---: |", count: shown.count)]
+        for group in categories.map(Optional.some) + [nil] {
+            let entries = shown.last?.bfcl?.summary(group)?.entries ?? 0
+            let values = shown.map { $0.bfcl?.summary(group)?.accuracy }
+            lines.append("| \(group ?? "all categories") | \(entries) | " + values.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+                .joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// (file name, SVG) of the training-loss curve and of every metric across checkpoints (a line per group).
@@ -235,7 +273,7 @@ public enum EvalReport {
             guard !series.isEmpty else { continue }
             let chart = SVGChart(title: metric.title, xLabel: "checkpoint step", yLabel: metric.format == .percent ? "%" : metric.title,
                                  series: series, percent: metric.format == .percent)
-            out.append(((metric.section == .steps ? "steps-" : "queries-") + metric.key + ".svg", chart.render()))
+            out.append((metric.section.rawValue + "-" + metric.key + ".svg", chart.render()))
         }
         return out
     }
@@ -255,6 +293,15 @@ public enum EvalReport {
                 } else {
                     row.append("")
                 }
+            }
+            rows.append(row)
+        }
+        // BFCL accuracy per category, after the pooled one.
+        for category in groups(evaluations, .bfcl) {
+            let values = evaluations.map { $0.bfcl?.summary(category)?.accuracy }
+            var row = ["BFCL accuracy, \(category)"] + values.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+            if evaluations.count > 1 {
+                row.append(values.first!.flatMap { first in values.last!.map { String(format: "%+.1f pts", ($0 - first) * 100) } } ?? "")
             }
             rows.append(row)
         }

@@ -22,16 +22,21 @@ public struct EvalSession {
     public let comm: Communicator
     let output: (String) -> Void
 
-    /// Loads the job's cases on every rank; `output` prints rank 0's lines.
-    public init(job: JobSpec, limit: Int?, comm: Communicator, output: @escaping (String) -> Void = { print($0) }) throws {
+    /// Loads the job's cases (or, with `bfcl`, that BFCL data) on every rank; `output` prints rank 0's lines.
+    public init(job: JobSpec, limit: Int?, comm: Communicator, bfcl: BFCLSelection? = nil,
+                output: @escaping (String) -> Void = { print($0) }) throws {
         self.job = job
         self.comm = comm
         self.output = output
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
-        evaluator = try Evaluator(job: job, tokenizer: tokenizer, limit: limit)
+        evaluator = try Evaluator(job: job, tokenizer: tokenizer, limit: limit, bfcl: bfcl)
     }
 
-    public var evalFolder: URL { URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval") }
+    /// `<checkpoint.dir>/eval`, or `<checkpoint.dir>/eval/bfcl` for BFCL: a report of its own.
+    public var evalFolder: URL {
+        let folder = URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval")
+        return evaluator.bfcl == nil ? folder : folder.appendingPathComponent("bfcl")
+    }
     /// The rollouts in StableToolBench's converted format: `<name>/<query group>.json` per checkpoint, laid
     /// out as `eval_pass_rate.py` reads them (`--converted_answer_path` this folder, `--reference_model`
     /// the checkpoint's name, `--test_set` the groups).
@@ -42,8 +47,9 @@ public struct EvalSession {
     public func run(_ selection: Selection) throws -> [CheckpointEvaluation] {
         if comm.rank == 0 {
             let c = evaluator.cases
-            output("eval \(job.name): \(c.steps.count) held-out steps, \(c.queries.count) queries on \(comm.size) rank(s)"
-                   + (evaluator.limit.map { " (limit \($0))" } ?? ""))
+            let what = evaluator.bfcl.map { "BFCL \(c.bfcl.count) entries (\($0.categories.joined(separator: ", ")))" }
+                ?? "\(c.steps.count) held-out steps, \(c.queries.count) queries"
+            output("eval \(job.name): \(what) on \(comm.size) rank(s)" + (evaluator.limit.map { " (limit \($0))" } ?? ""))
             for note in c.notes { output("note: \(note)") }
         }
         var done: [CheckpointEvaluation] = []

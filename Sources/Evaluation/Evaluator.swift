@@ -54,6 +54,8 @@ public struct EvalSettings: Codable, Equatable, Sendable {
     public var toolServer: String?
     /// The judge of the SoPR, when there was one.
     public var judge: JudgeInfo?
+    /// The BFCL data folder, for `--bfcl`.
+    public var bfcl: String?
 }
 
 public struct JudgeInfo: Codable, Equatable, Sendable {
@@ -96,8 +98,22 @@ public struct CheckpointEvaluation: Codable, Equatable, Sendable {
     public var queries: Grouped<QuerySummary>?
     /// StableToolBench's solvable pass rate, from the judge (`eval.judge`).
     public var judged: Grouped<SoPRSummary>?
+    /// BFCL accuracy per category (`--bfcl`).
+    public var bfcl: Grouped<BFCLSummary>?
     public var stepCases: [StepCaseResult]
     public var queryCases: [RolloutResult]
+    public var bfclCases: [BFCLCaseResult]?
+}
+
+/// Which BFCL data `tooltune eval --bfcl` scores.
+public struct BFCLSelection: Sendable {
+    public var folder: String
+    public var categories: [String]
+
+    public init(folder: String, categories: [String] = BFCLData.categories) {
+        self.folder = folder
+        self.categories = categories
+    }
 }
 
 /// Progress of one rank's share of an evaluation.
@@ -121,10 +137,14 @@ public final class Evaluator {
     public let judge: (any AnswerJudge)?
     let judgeInfo: JudgeInfo?
 
+    /// The BFCL data scored instead of the job's held-out steps and queries, when given.
+    public let bfcl: BFCLSelection?
+
     /// `toolServer` and `judge` come from `eval.toolserver` and `eval.judge`; both are checked (addresses,
-    /// key variables) before anything runs.
+    /// key variables) before anything runs. With `bfcl`, the cases are that BFCL data instead of the job's
+    /// held-out steps and queries.
     public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?, toolServer: ToolServerSettings? = nil,
-                judge: JudgeSettings? = nil) throws {
+                judge: JudgeSettings? = nil, bfcl: BFCLSelection? = nil) throws {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
@@ -136,7 +156,14 @@ public final class Evaluator {
         guard job.eval.maxNewTokens < job.data.maxSeqLen else {
             throw EvalError("\(job.file): eval.max_new_tokens \(job.eval.maxNewTokens) leaves no room for a prompt in data.max_seq_len \(job.data.maxSeqLen)")
         }
-        cases = try EvalCases.load(job: job, tokenizer: tokenizer, limit: limit)
+        self.bfcl = bfcl
+        if let bfcl {
+            var cases = EvalCases()
+            cases.bfcl = try BFCLData.load(folder: bfcl.folder, categories: bfcl.categories, limit: limit)
+            self.cases = cases
+        } else {
+            cases = try EvalCases.load(job: job, tokenizer: tokenizer, limit: limit)
+        }
     }
 
     /// Evaluates `checkpoint` on every rank of `comm`; rank 0 returns the result, the others nil.
@@ -193,6 +220,7 @@ public final class Evaluator {
     struct Shard: Codable {
         var steps: [StepCaseResult] = []
         var queries: [Int: RolloutResult] = [:]
+        var bfcl: [Int: BFCLCaseResult] = [:]
         var generatedTokens = 0
         var prefilledTokens = 0
         var generationSeconds = 0.0
@@ -221,7 +249,8 @@ public final class Evaluator {
                                    encoder: tokenizer)
         let myQueries = cases.queries.filter { $0.index % size == rank }
         let mySteps = cases.steps.filter { $0.index % size == rank }
-        let total = myQueries.count + mySteps.count
+        let myBFCL = cases.bfcl.indices.filter { $0 % size == rank }
+        let total = myQueries.count + mySteps.count + myBFCL.count
         var shard = Shard()
         for (i, step) in mySteps.enumerated() {
             generator.startCase()
@@ -244,6 +273,12 @@ public final class Evaluator {
                                                          seed: caseSeed("query \(query.group) \(query.prompt.query.queryID)"),
                                                          environment: toolServer.map { ToolServerEnvironment(prompt: query.prompt, server: $0) })
             progress?(EvalProgress(done: mySteps.count + i + 1, total: total, detail: "queries \(i + 1)/\(myQueries.count)"))
+        }
+        for (i, index) in myBFCL.enumerated() {
+            let entry = cases.bfcl[index]
+            shard.bfcl[index] = try BFCLRollout(prompt: BFCLPrompt(entry), maxSteps: job.eval.maxSteps)
+                .run(generator: timed, fitter: fitter, reserve: settings.maxNewTokens, seed: caseSeed("bfcl \(entry.id)"))
+            progress?(EvalProgress(done: mySteps.count + myQueries.count + i + 1, total: total, detail: "bfcl \(i + 1)/\(myBFCL.count)"))
         }
         shard.generatedTokens = timed.generated
         shard.prefilledTokens = timed.prefilled
@@ -282,6 +317,7 @@ public final class Evaluator {
     func summarize(_ shards: [Shard], info: CheckpointInfo, seconds: Double, ranks: Int) -> CheckpointEvaluation {
         let steps = shards.flatMap(\.steps).sorted { $0.index < $1.index }
         let queries = shards.flatMap(\.queries).sorted { $0.key < $1.key }.map(\.value)
+        let bfclCases = shards.flatMap(\.bfcl).sorted { $0.key < $1.key }.map(\.value)
         let generated = shards.reduce(0) { $0 + $1.generatedTokens }
         let generationSeconds = shards.reduce(0.0) { $0 + $1.generationSeconds }
         let generating = steps.contains { $0.generation != nil }
@@ -294,13 +330,14 @@ public final class Evaluator {
             checkpoint: info.path, step: info.step, job: job.name, createdUTC: formatter.string(from: Date()),
             settings: EvalSettings(generation: settings, seed: job.seed, maxSteps: job.eval.maxSteps, maxSeqLen: job.data.maxSeqLen,
                                    fit: job.data.fit.rawValue, limit: limit, toolServer: toolServer?.endpoint.absoluteString,
-                                   judge: judgeInfo),
+                                   judge: judgeInfo, bfcl: bfcl?.folder),
             timing: timing, notes: cases.notes,
             teacherForced: steps.isEmpty ? nil : Grouped(steps, group: \.group) { TeacherForcedSummary($0.map(\.teacherForced)) },
             steps: generating ? Grouped(steps.filter { $0.generation != nil }, group: \.group) { items in
                 StepSummary(items.map { $0.generation!.score }, generatedTokens: items.map { $0.generation!.generatedTokens })
             } : nil,
             queries: queries.isEmpty ? nil : Grouped(queries, group: \.group) { QuerySummary($0) }, judged: nil,
-            stepCases: steps, queryCases: queries)
+            bfcl: bfclCases.isEmpty ? nil : Grouped(bfclCases, group: \.category) { BFCLSummary($0) },
+            stepCases: steps, queryCases: queries, bfclCases: bfclCases.isEmpty ? nil : bfclCases)
     }
 }

@@ -36,6 +36,23 @@ public struct RolloutStep: Codable, Equatable, Sendable {
     public var validArguments: Bool?
 }
 
+/// The next turn of a rollout (query or BFCL): the prompt fitted by the rollout prompt policy, the
+/// model's turn and its parse; or, when the prompt cannot fit, why the context is exhausted.
+enum NextTurn {
+    case generated(FittedPrompt, GeneratedTurn, ReactOutput)
+    case contextExhausted(reason: String)
+
+    init(_ conversation: Conversation, generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64) throws {
+        switch fitter.fitRolloutPrompt(conversation, reserve: reserve) {
+        case .tooLong(_, let reason):
+            self = .contextExhausted(reason: reason)
+        case .fitted(let prompt):
+            let turn = try generator.generate(prompt, seed: seed)
+            self = .generated(prompt, turn, ReactOutput.parse(turn.text))
+        }
+    }
+}
+
 /// The per-query flags of a rollout; the group metrics are their rates.
 public struct QueryScore: Codable, Equatable, Sendable {
     /// The first step calls one of the query's relevant APIs (by exact function name).
@@ -126,14 +143,12 @@ public struct Rollout {
         var finalAnswer: String?, promptNote: String?
         generator.startCase()
         for index in 0..<maxSteps {
-            let fit = fitter.fitRolloutPrompt(conversation, reserve: reserve)
-            guard case .fitted(let fitted) = fit else {
-                if case .tooLong(_, let reason) = fit { promptNote = reason }
+            let next = try NextTurn(conversation, generator: generator, fitter: fitter, reserve: reserve, seed: seed &+ UInt64(index))
+            guard case .generated(let fitted, let turn, let parsed) = next else {
+                if case .contextExhausted(let reason) = next { promptNote = reason }
                 end = .contextExhausted
                 break
             }
-            let turn = try generator.generate(fitted, seed: seed &+ UInt64(index))
-            let parsed = ReactOutput.parse(turn.text)
             let reply = try environment.call(action: parsed.action, actionInput: parsed.actionInput)
             steps.append(RolloutStep(prompt: PromptInfo(fitted), output: turn.text, stopReason: turn.stopReason,
                                      generatedTokens: turn.tokens, parsed: parsed, observation: reply.observation,
