@@ -142,17 +142,18 @@ public final class Evaluator {
     /// The BFCL data scored instead of the job's held-out steps and queries, when given.
     public let bfcl: BFCLSelection?
 
-    /// `toolServer` and `judge` come from `eval.toolserver` and `eval.judge`; both are checked (addresses,
-    /// key variables) before anything runs. With `bfcl`, the cases are that BFCL data instead of the job's
-    /// held-out steps and queries.
-    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?, toolServer: ToolServerSettings? = nil,
-                judge: JudgeSettings? = nil, bfcl: BFCLSelection? = nil) throws {
+    /// The tool server and the judge come from `eval.toolserver` and `eval.judge` (their key variables are
+    /// checked before anything runs). With `bfcl`, the cases are that BFCL data instead of the job's
+    /// held-out steps and queries, and neither is used.
+    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?, bfcl: BFCLSelection? = nil) throws {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
-        self.toolServer = try toolServer.map { try ToolServer($0) }
-        self.judge = try judge.map { try OpenAIJudge($0) }
-        judgeInfo = judge.map { JudgeInfo(model: $0.model, baseURL: $0.baseURL, evaluateTimes: $0.evaluateTimes) }
+        let rollouts = bfcl == nil
+        toolServer = rollouts ? try job.eval.toolServer.map { try ToolServer($0) } : nil
+        let spec = rollouts ? job.eval.judge : nil
+        judge = try spec.map { try OpenAIJudge($0) }
+        judgeInfo = spec.map { JudgeInfo(model: $0.model, baseURL: $0.baseURL, evaluateTimes: $0.evaluateTimes) }
         settings = GenerationSettings(maxNewTokens: job.eval.maxNewTokens, temperature: job.eval.temperature,
                                       topP: job.eval.topP, stop: job.eval.stop)
         guard job.eval.maxNewTokens < job.data.maxSeqLen else {

@@ -1,29 +1,6 @@
 import Foundation
+import Job
 import JSON
-
-/// The LLM judge of `eval.judge`: any OpenAI-compatible chat completions endpoint (vLLM, a hosted model).
-public struct JudgeSettings: Codable, Equatable, Sendable {
-    /// The API's base URL, e.g. `http://localhost:8000/v1`; requests go to `<base_url>/chat/completions`.
-    public var baseURL: String
-    public var model: String
-    /// The environment variable holding the API key (sent as `Authorization: Bearer <key>`); none: no key.
-    public var keyEnv: String?
-    /// Judgements per query (StableToolBench's `--evaluate_times`; its scripts use 3).
-    public var evaluateTimes: Int
-    public var timeoutSeconds: Double
-    /// Extra attempts after a timeout, a refused connection, an HTTP 429/5xx or a reply without a verdict.
-    public var retries: Int
-
-    public init(baseURL: String, model: String, keyEnv: String? = nil, evaluateTimes: Int = 3, timeoutSeconds: Double = 120,
-                retries: Int = 2) {
-        self.baseURL = baseURL
-        self.model = model
-        self.keyEnv = keyEnv
-        self.evaluateTimes = evaluateTimes
-        self.timeoutSeconds = timeoutSeconds
-        self.retries = retries
-    }
-}
 
 /// A judge's verdict on an answer (StableToolBench's `AnswerStatus`).
 public enum AnswerStatus: String, Codable, Sendable, CaseIterable {
@@ -50,12 +27,12 @@ public protocol AnswerJudge {
 /// max_tokens 1000 as in StableToolBench's default evaluator; the verdict is the `answer_status`
 /// argument of the returned tool call.
 public final class OpenAIJudge: AnswerJudge, @unchecked Sendable {
-    public let settings: JudgeSettings
+    public let settings: JobSpec.JudgeSpec
     public let endpoint: URL
     let key: String?
     let http: HTTPClient
 
-    public init(_ settings: JudgeSettings, environment: [String: String] = ProcessInfo.processInfo.environment,
+    public init(_ settings: JobSpec.JudgeSpec, environment: [String: String] = ProcessInfo.processInfo.environment,
                 backoff: Double = 1) throws {
         self.settings = settings
         var base = settings.baseURL

@@ -1,27 +1,7 @@
 import Foundation
+import Job
 import JSON
 import ToolBench
-
-/// Where rollouts send their API calls instead of canned observations (`eval.toolserver`).
-public struct ToolServerSettings: Codable, Equatable, Sendable {
-    /// The server's address; requests go to `<url>/virtual` (a URL already ending in `/virtual` is used
-    /// as it is, as StableToolBench's SERVICE_URL is written).
-    public var url: String
-    /// The environment variable holding the `toolbench_key` (none: an empty key, which StableToolBench's
-    /// own server accepts).
-    public var keyEnv: String?
-    /// Seconds to wait for one answer.
-    public var timeoutSeconds: Double
-    /// Extra attempts after a timeout, a refused connection or an HTTP 429/5xx.
-    public var retries: Int
-
-    public init(url: String, keyEnv: String? = nil, timeoutSeconds: Double = 60, retries: Int = 2) {
-        self.url = url
-        self.keyEnv = keyEnv
-        self.timeoutSeconds = timeoutSeconds
-        self.retries = retries
-    }
-}
 
 /// A client of StableToolBench's tool server (`server/main.py`, the same request its
 /// `rapidapi.py::_step` sends): `POST <url>/virtual` with the JSON
@@ -35,7 +15,7 @@ public final class ToolServer: @unchecked Sendable {
     /// ToolBench's default observation compression (`--observ_compress_method truncate`), sent as `strip`.
     static let strip = "truncate"
 
-    public init(_ settings: ToolServerSettings, environment: [String: String] = ProcessInfo.processInfo.environment,
+    public init(_ settings: JobSpec.ToolServerSpec, environment: [String: String] = ProcessInfo.processInfo.environment,
                 backoff: Double = 1) throws {
         var text = settings.url
         while text.hasSuffix("/") { text.removeLast() }

@@ -1,5 +1,6 @@
 @testable import Evaluation
 import Foundation
+import Job
 import JSON
 import TestSupport
 import Testing
@@ -17,7 +18,7 @@ import ToolBench
         return object
     }
 
-    static func server(_ settings: (String) -> ToolServerSettings = { ToolServerSettings(url: $0) },
+    static func server(_ settings: (String) -> JobSpec.ToolServerSpec = { JobSpec.ToolServerSpec(url: $0) },
                        environment: [String: String] = [:],
                        _ handler: @escaping @Sendable (LocalHTTPServer.Request, Int) -> LocalHTTPServer.Response) throws
         -> (LocalHTTPServer, ToolServer) {
@@ -28,7 +29,7 @@ import ToolBench
     @Test func rolloutCallsGoToTheServerAsStableToolBenchSendsThem() throws {
         let answers = ["{\"error\": \"\", \"response\": {\"translated_text\": \"내일 봐요\", \"rate\": 1.5}}",
                        "{\"response\": \"\", \"error\": \"Unauthorized error...\"}"]
-        let (http, server) = try Self.server({ ToolServerSettings(url: $0, keyEnv: "TB_KEY") }, environment: ["TB_KEY": "k-123"]) { _, n in
+        let (http, server) = try Self.server({ JobSpec.ToolServerSpec(url: $0, keyEnv: "TB_KEY") }, environment: ["TB_KEY": "k-123"]) { _, n in
             LocalHTTPServer.Response(body: answers[min(n, 1)])
         }
         let prompt = QueryPrompt(try Demo.query("G1", "15387"), tools: Demo.tools)
@@ -65,7 +66,7 @@ import ToolBench
 
     @Test func serverFailuresAreClearErrorsAfterTheRetries() throws {
         let prompt = QueryPrompt(try Demo.query("G1", "15387"), tools: Demo.tools)
-        func failure(_ settings: @escaping (String) -> ToolServerSettings,
+        func failure(_ settings: @escaping (String) -> JobSpec.ToolServerSpec,
                      _ handler: @escaping @Sendable (LocalHTTPServer.Request, Int) -> LocalHTTPServer.Response) throws -> (String, Int) {
             let (http, server) = try Self.server(settings, handler)
             do {
@@ -75,29 +76,29 @@ import ToolBench
             }
             throw Failure("no error")
         }
-        let (timeout, timeoutTries) = try failure({ ToolServerSettings(url: $0, timeoutSeconds: 0.3, retries: 1) }) { _, _ in
+        let (timeout, timeoutTries) = try failure({ JobSpec.ToolServerSpec(url: $0, timeoutSeconds: 0.3, retries: 1) }) { _, _ in
             LocalHTTPServer.Response(body: "{}", delay: 2)
         }
         #expect(timeout.contains("/virtual: no answer within the timeout") && timeout.contains("after 2 attempts") && timeoutTries == 2, "\(timeout)")
-        let (status, statusTries) = try failure({ ToolServerSettings(url: $0, retries: 2) }) { _, _ in
+        let (status, statusTries) = try failure({ JobSpec.ToolServerSpec(url: $0, retries: 2) }) { _, _ in
             LocalHTTPServer.Response(status: 500, body: "Internal Server Error")
         }
         #expect(status.contains("HTTP 500: Internal Server Error") && status.contains("calling translate of lingo_translate") && statusTries == 3, "\(status)")
-        let (missing, missingTries) = try failure({ ToolServerSettings(url: $0, retries: 2) }) { _, _ in
+        let (missing, missingTries) = try failure({ JobSpec.ToolServerSpec(url: $0, retries: 2) }) { _, _ in
             LocalHTTPServer.Response(status: 404, body: "{\"detail\": \"Not Found\"}")
         }
         #expect(missing.contains("HTTP 404") && missingTries == 1, "\(missing)")  // a client error is not retried
-        let (notJSON, _) = try failure({ ToolServerSettings(url: $0) }) { _, _ in LocalHTTPServer.Response(body: "<html>") }
+        let (notJSON, _) = try failure({ JobSpec.ToolServerSpec(url: $0) }) { _, _ in LocalHTTPServer.Response(body: "<html>") }
         #expect(notJSON.contains("the answer to translate of lingo_translate is not JSON") && notJSON.contains("<html>"), "\(notJSON)")
-        let (noError, _) = try failure({ ToolServerSettings(url: $0) }) { _, _ in LocalHTTPServer.Response(body: "{\"response\": 1}") }
+        let (noError, _) = try failure({ JobSpec.ToolServerSpec(url: $0) }) { _, _ in LocalHTTPServer.Response(body: "{\"response\": 1}") }
         #expect(noError.contains("is not an object with an \"error\" field"), "\(noError)")
         // Nothing listens on a port just closed.
         let closed = try LocalHTTPServer { _, _ in LocalHTTPServer.Response(body: "{}") }
         closed.stop()
-        let unreachable = try ToolServer(ToolServerSettings(url: closed.url, retries: 0))
+        let unreachable = try ToolServer(JobSpec.ToolServerSpec(url: closed.url, retries: 0))
         #expect(throws: EvalError.self) { try unreachable.call(category: "c", toolName: "t", apiName: "a", toolInput: "{}") }
-        #expect(throws: EvalError.self) { try ToolServer(ToolServerSettings(url: "ftp://x")) }
-        #expect(throws: EvalError.self) { try ToolServer(ToolServerSettings(url: "http://x", keyEnv: "NOT_SET_ANYWHERE"), environment: [:]) }
+        #expect(throws: EvalError.self) { try ToolServer(JobSpec.ToolServerSpec(url: "ftp://x")) }
+        #expect(throws: EvalError.self) { try ToolServer(JobSpec.ToolServerSpec(url: "http://x", keyEnv: "NOT_SET_ANYWHERE"), environment: [:]) }
     }
 
     /// A judge that answers each question from a script of statuses, recording what it was asked.
@@ -211,7 +212,7 @@ import ToolBench
         let http = try LocalHTTPServer { _, n in
             LocalHTTPServer.Response(body: n == 0 ? "{\"choices\": []}" : Self.judgeReply("{\"reason\": \"ok\", \"answer_status\": \"Unsure\"}"))
         }
-        let judge = try OpenAIJudge(JudgeSettings(baseURL: http.url + "/v1/", model: "judge-model", keyEnv: "JUDGE_KEY"),
+        let judge = try OpenAIJudge(JobSpec.JudgeSpec(baseURL: http.url + "/v1/", model: "judge-model", keyEnv: "JUDGE_KEY"),
                                     environment: ["JUDGE_KEY": "sk-1"], backoff: 0.05)
         let verdict = try judge.ask(.checkAnswerStatus, query: "What is 2+2?", answer: "4")
         #expect(verdict.status == .unsure && verdict.reason == "ok")
@@ -233,7 +234,7 @@ import ToolBench
         #expect(required == [.string("reason"), .string("answer_status")])
         // A judge that never gives a verdict, or cannot be reached: a clear error naming it.
         let broken = try LocalHTTPServer { _, _ in LocalHTTPServer.Response(body: Self.judgeReply("{\"answer_status\": \"Maybe\"}")) }
-        let noVerdict = try OpenAIJudge(JudgeSettings(baseURL: broken.url, model: "m", retries: 1), backoff: 0.05)
+        let noVerdict = try OpenAIJudge(JobSpec.JudgeSpec(baseURL: broken.url, model: "m", retries: 1), backoff: 0.05)
         do {
             _ = try noVerdict.ask(.parseAnswerStatus, query: "q", answer: "a")
             Issue.record("no error")
@@ -242,7 +243,7 @@ import ToolBench
             #expect(error.description.contains("after 2 attempts") && broken.requests.count == 2)
         }
         let down = try LocalHTTPServer { _, _ in LocalHTTPServer.Response(status: 503, body: "busy") }
-        let unavailable = try OpenAIJudge(JudgeSettings(baseURL: down.url, model: "m", retries: 1), backoff: 0.05)
+        let unavailable = try OpenAIJudge(JobSpec.JudgeSpec(baseURL: down.url, model: "m", retries: 1), backoff: 0.05)
         #expect(throws: EvalError.self) { try unavailable.ask(.checkAnswerStatus, query: "q", answer: "a") }
         #expect(down.requests.count == 2)
     }
