@@ -16,6 +16,8 @@ public struct HTTPFailure: Error, CustomStringConvertible {
 
     public let url: String
     public let kind: Kind
+    /// How many times the request was sent.
+    public var attempts = 1
 
     /// Worth trying again: a timeout, no connection, a rate limit or a server error.
     public var retryable: Bool {
@@ -26,12 +28,13 @@ public struct HTTPFailure: Error, CustomStringConvertible {
     }
 
     public var description: String {
-        switch kind {
+        let what = switch kind {
         case .timeout: "POST \(url): no answer within the timeout"
-        case .transport(let what): "POST \(url): \(what)"
+        case .transport(let problem): "POST \(url): \(problem)"
         case .status(let code, let body):
             "POST \(url): HTTP \(code)" + (body.isEmpty ? "" : ": " + Self.preview(body))
         }
+        return what + (attempts > 1 ? " (after \(attempts) attempts)" : "")
     }
 
     /// The start of an answer's body, on one line.
@@ -69,7 +72,11 @@ public final class HTTPClient: @unchecked Sendable {
         while true {
             do {
                 return try postOnce(url, body: body, headers: headers)
-            } catch let failure as HTTPFailure where failure.retryable && attempt < retries {
+            } catch var failure as HTTPFailure {
+                guard failure.retryable && attempt < retries else {
+                    failure.attempts = attempt + 1
+                    throw failure
+                }
                 Thread.sleep(forTimeInterval: backoff * Double(1 << attempt))
                 attempt += 1
             }

@@ -156,7 +156,7 @@ public final class OpenAIJudge: AnswerJudge, @unchecked Sendable {
             do {
                 data = try http.postJSON(endpoint, body: body, headers: headers)
             } catch let failure as HTTPFailure {
-                throw EvalError("judge \(settings.model): \(failure)" + (http.retries > 0 ? " (after \(http.retries + 1) attempts)" : ""))
+                throw EvalError("judge \(settings.model): \(failure)")
             }
             switch Self.verdict(data) {
             case .success(let verdict):

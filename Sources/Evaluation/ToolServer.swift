@@ -51,8 +51,7 @@ public final class ToolServer: @unchecked Sendable {
         do {
             data = try http.postJSON(endpoint, body: body, headers: ["toolbench_key": key])
         } catch let failure as HTTPFailure {
-            throw EvalError("tool server: \(failure) (calling \(apiName) of \(toolName)"
-                            + (http.retries > 0 ? ", after \(http.retries + 1) attempts)" : ")"))
+            throw EvalError("tool server: \(failure), calling \(apiName) of \(toolName)")
         }
         let answer: JSONValue
         do {

@@ -38,7 +38,8 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("With --watch: stop once a checkpoint of this step or later is scored.", valueName: "N"))
     var untilStep: Int?
 
-    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file.", valueName: "N"))
+    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file (--bfcl: the first N entries of each category).",
+                               valueName: "N"))
     var limit: Int?
 
     @Option(help: ArgumentHelp("Score on BFCL: bfcl-eval's data folder (pip install bfcl-eval; <site-packages>/bfcl_eval/data).",

@@ -34,16 +34,15 @@ public final class LocalHTTPServer: @unchecked Sendable {
     public let port: UInt16
     public var url: String { "http://127.0.0.1:\(port)" }
     private let listener: Int32
-    private let handler: @Sendable (Request, Int) -> Response
-    private let lock = NSLock()
-    private var received: [Request] = []
+    private let state: State
+    private var stopped = false
 
     /// The requests so far, in arrival order.
-    public var requests: [Request] { lock.withLock { received } }
+    public var requests: [Request] { state.lock.withLock { state.received } }
 
     /// `handler` gets each request and its 0-based arrival number.
     public init(_ handler: @escaping @Sendable (Request, Int) -> Response) throws {
-        self.handler = handler
+        state = State(handler)
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -69,27 +68,36 @@ public final class LocalHTTPServer: @unchecked Sendable {
         }
         listener = fd
         port = UInt16(bigEndian: address.sin_port)
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        // The threads hold the state, not the server, so the server can go away (and stop) on its own.
+        let state = state
+        Thread {
+            while true {
+                let connection = accept(fd, nil, nil)
+                guard connection >= 0 else { return }
+                Thread { state.serve(connection) }.start()
+            }
+        }.start()
     }
 
     deinit { stop() }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections (once).
     public func stop() {
+        guard !state.lock.withLock({ defer { stopped = true }; return stopped }) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
+}
 
-    private func acceptLoop() {
-        while true {
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
-            Thread { [self] in serve(connection) }.start()
-        }
-    }
+/// What the server's threads share: the handler and the requests received.
+private final class State: @unchecked Sendable {
+    let handler: @Sendable (LocalHTTPServer.Request, Int) -> LocalHTTPServer.Response
+    let lock = NSLock()
+    var received: [LocalHTTPServer.Request] = []
 
-    private func serve(_ connection: Int32) {
+    init(_ handler: @escaping @Sendable (LocalHTTPServer.Request, Int) -> LocalHTTPServer.Response) { self.handler = handler }
+
+    func serve(_ connection: Int32) {
         defer { close(connection) }
         var buffer = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -119,9 +127,9 @@ public final class LocalHTTPServer: @unchecked Sendable {
         while buffer.count < bodyStart + length {
             guard readMore() else { return }
         }
-        let request = Request(method: requestLine.count > 0 ? String(requestLine[0]) : "",
-                              path: requestLine.count > 1 ? String(requestLine[1]) : "",
-                              headers: headers, body: Data(buffer[bodyStart..<(bodyStart + length)]))
+        let request = LocalHTTPServer.Request(method: requestLine.count > 0 ? String(requestLine[0]) : "",
+                                              path: requestLine.count > 1 ? String(requestLine[1]) : "",
+                                              headers: headers, body: Data(buffer[bodyStart..<(bodyStart + length)]))
         let number = lock.withLock {
             received.append(request)
             return received.count - 1
