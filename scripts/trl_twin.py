@@ -5,7 +5,7 @@
 
 What it does, in one run on one machine:
 1. `tooltune validate` gives the job with every default filled in; `tooltune prepare` runs if the job's
-   prepared training data is missing.
+   prepared training data is missing or out of date.
 2. A twin job is written to the work folder (--workdir, default runs/trl-twin/<job name>-<precision>): the
    job with train.max_steps = N (so both learning-rate schedules span the same N steps), a fresh checkpoint.dir
    whose data/train.h5 links to the job's prepared data, resume: never, and train.precision for --precision bf16.
@@ -207,6 +207,18 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return done
 
 
+def export_steps(binary: str, job: str, arguments: list[str]) -> None:
+    """`tooltune export-steps`; when the prepared data is out of date for the job, prepares it again first."""
+    command = [binary, "export-steps"] + arguments
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 and "is out of date" in done.stderr:
+        print(f"preparing {job} again: {done.stderr.strip()}", file=sys.stderr)
+        run([binary, "prepare", job])
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"trl_twin: {' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+
 def twin_job(job: dict, steps: int, precision: str, run_dir: Path) -> dict:
     """The job as ToolTune trains it here: N steps (the schedule spans them), a fresh run folder."""
     twin = json.loads(json.dumps(job))
@@ -282,7 +294,7 @@ def main() -> None:
     if steps is None:  # the first epoch: ask the planner how many steps it has
         probe = twin_job(job, 1, args.precision, run_folder("probe"))
         (workdir / "probe.yaml").write_text(yaml.safe_dump(probe, sort_keys=False))
-        run([binary, "export-steps", str(workdir / "probe.yaml"), str(workdir / "probe-export"), "--steps", "1"])
+        export_steps(binary, args.job, [str(workdir / "probe.yaml"), str(workdir / "probe-export"), "--steps", "1"])
         steps = json.loads((workdir / "probe-export" / "plan.json").read_text())["steps_per_epoch"][0]
         shutil.rmtree(workdir / "probe-export")
         shutil.rmtree(workdir / "probe")
@@ -294,7 +306,7 @@ def main() -> None:
         path = workdir / f"twin-{r + 1}.yaml"
         path.write_text(yaml.safe_dump(twin, sort_keys=False))
         twin_paths.append(path)
-    run([binary, "export-steps", str(twin_paths[0]), str(workdir / "export")])
+    export_steps(binary, args.job, [str(twin_paths[0]), str(workdir / "export")])
     run([binary, "export-hf", str(workdir / "export" / "initial.h5"), str(workdir / "hf"), "--tokenizer",
          job["tokenizer"]["path"]])
     plan = json.loads((workdir / "export" / "plan.json").read_text())
