@@ -33,6 +33,7 @@ enum BadOptions {
         add("--stop-after-step", ["0", "-1"]) { ["train", "job.yaml", "--stop-after-step", $0] }
         add("--preview", ["0", "-3"]) { ["prepare", "job.yaml", "--preview", $0] }
         add("--sizes", ["inf", "nan", "-1", "0"]) { ["bench", "allreduce", "--sizes", $0] }
+        add("--steps", ["0", "-2"]) { ["export-steps", "job.yaml", "out", "--steps", $0] }
         return all
     }
 }
