@@ -112,7 +112,11 @@ public final class Trainer {
             log("resuming after step \(cursor.globalStep) (epoch \(cursor.epoch + 1), step \(cursor.stepInEpoch + 1) of it)")
         }
 
-        try run.create()
+        do {
+            try run.create()
+        } catch {
+            throw TrainError("\(job.file): checkpoint.dir \(job.checkpoint.dir): \(error)")
+        }
         let metricsLog = MetricsLog(url: run.metricsFile)
         if coordinator { try metricsLog.restart(from: metrics) }
         StopSignal.install()

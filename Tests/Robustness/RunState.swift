@@ -48,12 +48,17 @@ enum RunFolders {
             ("below a regular file", { $0.appendingPathComponent("file/run").path }),
             ("a regular file", { $0.appendingPathComponent("file").path }),
         ]
+        // prepare makes <dir>/data; train too when it must prepare first, else (data.train a prepared .h5
+        // elsewhere) <dir>/checkpoints.
         for (label, dir) in places {
-            for command in ["prepare", "train"] {
+            for command in ["prepare", "train", "train on prepared data"] {
                 all.append(HostileCase(family: "run-folder", name: "checkpoint.dir \(label) (\(command))", make: { folder in
                     try Data("x".utf8).write(to: folder.appendingPathComponent("file"))
-                    let job = try SmallRun.write(in: folder, train: try SmallRun.prepared.get().train, run: dir(folder))
-                    return [command, job]
+                    let (train, run) = try SmallRun.prepared.get()
+                    let prepared = command == "train on prepared data"
+                    let job = try SmallRun.write(in: folder, train: prepared ? run.appendingPathComponent("data/train.h5").path : train,
+                                                 run: dir(folder))
+                    return [command == "prepare" ? "prepare" : "train", job]
                 }, mentions: ["checkpoint.dir", dir(URL(fileURLWithPath: "/X")).hasPrefix("/proc") ? "/proc/tooltune-robustness" : "file"]))
             }
         }
