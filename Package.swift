@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The three native libraries come from the system through pkg-config (Debian names: the "-serial"
-// HDF5 and "ompi-c" avoid the alternatives-managed aliases that flip between implementations).
+// The native libraries come from the system through pkg-config (Debian names: the "-serial" HDF5 and
+// "ompi-c" avoid the alternatives-managed aliases that flip between implementations); oneDNN has no
+// pkg-config file, its module map links it.
 let package = Package(
     name: "ToolTune",
     platforms: [.macOS(.v15)],
@@ -20,9 +21,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         .target(name: "JSON"),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5", "JSON"]),
         .target(name: "OPT", dependencies: ["Kernels"]),

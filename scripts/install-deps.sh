@@ -3,7 +3,7 @@
 # run before every build. Needs root or sudo the first time.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -55,8 +55,8 @@ public struct AttentionMask: Sendable {
 
 /// Multi-head causal self-attention over a fused q|k|v matrix, FlashAttention-style in memory: the
 /// [heads x T x T] probabilities are never stored; forward keeps one log-sum-exp per query and backward
-/// recomputes each tile of scores. Work is split over (row, head) pairs; BLAS runs single-threaded inside
-/// (the two thread pools do not nest, and the results do not depend on the thread count).
+/// recomputes each tile of scores. Work is split over (row, head) pairs, each worker running its GEMMs on
+/// its own thread (`parallel: false`), so the results do not depend on the thread count.
 public enum Attention {
     /// Queries per tile: scores are computed for keys up to the tile's last query only, so the wasted
     /// upper triangle is small, and a tile's scores fit in cache.
@@ -103,14 +103,12 @@ public enum Attention {
     }
 
     /// Runs `body(row, head, slot)` for every (row, head) pair on up to `scratch.workers` workers, each
-    /// with its own scratch slot, with BLAS single-threaded inside.
+    /// with its own scratch slot.
     private static func forEachHead(mask: AttentionMask, shape: Shape, scratch: Scratch,
                                     _ body: (_ b: Int, _ h: Int, _ slot: Int) -> Void) {
         precondition(scratch.length >= mask.length, "Attention scratch planned for \(scratch.length) tokens, not \(mask.length)")
         let items = mask.rows * shape.heads
-        BLAS.withThreadCount(1) {
-            Parallel.forEachItem(items, slots: scratch.workers) { item, slot in body(item / shape.heads, item % shape.heads, slot) }
-        }
+        Parallel.forEachItem(items, slots: scratch.workers) { item, slot in body(item / shape.heads, item % shape.heads, slot) }
     }
 
     private static func forwardHead(b: Int, h: Int, qkv: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
@@ -154,7 +152,7 @@ public enum Attention {
                                    output: UnsafeMutablePointer<Float>, ldo: Int, scores: UnsafeMutablePointer<Float>,
                                    logSumExp: UnsafeMutablePointer<Float>?,
                                    maskRow: ((Int, UnsafeMutablePointer<Float>) -> Void)?) {
-        matmul(q, k, into: scores, m: m, n: nk, k: hd, transposeB: true, lda: ldq, ldb: ldkv, ldc: nk)
+        matmul(q, k, into: scores, m: m, n: nk, k: hd, transposeB: true, lda: ldq, ldb: ldkv, ldc: nk, parallel: false)
         for ii in 0..<m {
             let row = scores + ii * nk, visible = firstVisible + ii
             maskRow?(ii, row)
@@ -164,7 +162,7 @@ public enum Attention {
             (row + visible).update(repeating: 0, count: nk - visible)
             logSumExp?[ii] = top + Foundation.log(total)
         }
-        matmul(scores, v, into: output, m: m, n: hd, k: nk, lda: nk, ldb: ldkv, ldc: ldo)
+        matmul(scores, v, into: output, m: m, n: hd, k: nk, lda: nk, ldb: ldkv, ldc: ldo, parallel: false)
     }
 
     /// Causal attention while decoding with a key/value cache (inference only: nothing is kept for a
@@ -178,15 +176,13 @@ public enum Attention {
                                      output: UnsafeMutablePointer<Float>, shape: Shape, scratch: Scratch) {
         precondition(scratch.length >= start + count, "Attention scratch planned for \(scratch.length) keys, not \(start + count)")
         let hd = shape.headDim, C = shape.channels
-        BLAS.withThreadCount(1) {
-            Parallel.forEachItem(shape.heads, slots: scratch.workers) { h, slot in
-                for r0 in stride(from: 0, to: count, by: tileSize) {
-                    let r1 = min(r0 + tileSize, count)
-                    causalTile(q: queries + r0 * queryStride + h * hd, ldq: queryStride, k: keys + h * hd,
-                               v: values + h * hd, ldkv: cacheStride, queries: r1 - r0, keys: start + r1,
-                               firstVisible: start + r0 + 1, headDim: hd, output: output + r0 * C + h * hd, ldo: C,
-                               scores: scratch.scores(slot), logSumExp: nil, maskRow: nil)
-                }
+        Parallel.forEachItem(shape.heads, slots: scratch.workers) { h, slot in
+            for r0 in stride(from: 0, to: count, by: tileSize) {
+                let r1 = min(r0 + tileSize, count)
+                causalTile(q: queries + r0 * queryStride + h * hd, ldq: queryStride, k: keys + h * hd,
+                           v: values + h * hd, ldkv: cacheStride, queries: r1 - r0, keys: start + r1,
+                           firstVisible: start + r0 + 1, headDim: hd, output: output + r0 * C + h * hd, ldo: C,
+                           scores: scratch.scores(slot), logSumExp: nil, maskRow: nil)
             }
         }
     }
@@ -227,7 +223,7 @@ public enum Attention {
                 scores.update(repeating: 1 / Float(T), count: m * nk)
             } else {
                 matmul(q + r0 * ld, k + k0 * ld, into: scores, m: m, n: nk, k: hd, transposeB: true,
-                       lda: ld, ldb: ld, ldc: nk)
+                       lda: ld, ldb: ld, ldc: nk, parallel: false)
                 for ii in 0..<m {
                     let i = r0 + ii, row = scores + ii * nk, visible = i - k0 + 1
                     if let run, run.hasGaps { maskPadding(row, keys: k0..<(i + 1), valid: mask.valid, rowBase: base) }
@@ -237,9 +233,9 @@ public enum Attention {
             }
             // dV += P^T dO;  dP = dO V^T;  dS = P * (dP - <dO, O>);  dQ = dS K;  dK += dS^T Q.
             matmul(scores, dOut + r0 * C, into: dv + k0 * ld, m: nk, n: hd, k: m, transposeA: true, beta: 1,
-                   lda: nk, ldb: C, ldc: ld)
+                   lda: nk, ldb: C, ldc: ld, parallel: false)
             matmul(dOut + r0 * C, v + k0 * ld, into: dScores, m: m, n: nk, k: hd, transposeB: true,
-                   lda: C, ldb: ld, ldc: nk)
+                   lda: C, ldb: ld, ldc: nk, parallel: false)
             for ii in 0..<m {
                 let i = r0 + ii
                 let d = VectorMath.dot(dOut + i * C, out + i * C, hd)
@@ -252,9 +248,9 @@ public enum Attention {
                 }
                 while j < nk { g[j] = p[j] * (g[j] - d); j += 1 }
             }
-            matmul(dScores, k + k0 * ld, into: dq + r0 * ld, m: m, n: hd, k: nk, lda: nk, ldb: ld, ldc: ld)
+            matmul(dScores, k + k0 * ld, into: dq + r0 * ld, m: m, n: hd, k: nk, lda: nk, ldb: ld, ldc: ld, parallel: false)
             matmul(dScores, q + r0 * ld, into: dk + k0 * ld, m: nk, n: hd, k: m, transposeA: true, beta: 1,
-                   lda: nk, ldb: ld, ldc: ld)
+                   lda: nk, ldb: ld, ldc: ld, parallel: false)
         }
         for run in mask.runs[b] {
             for r0 in stride(from: run.start, to: run.firstValid, by: tileSize) {

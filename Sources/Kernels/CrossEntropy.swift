@@ -10,7 +10,7 @@ public enum CrossEntropy {
     /// Columns per vocabulary chunk for `rows` rows: about `chunkBudget` logits, at least 64 columns, a
     /// multiple of 16. A function of the shape alone, so the bits of a result never depend on how much
     /// scratch a caller planned.
-    static func chunkWidth(rows: Int, vocab: Int) -> Int {
+    public static func chunkWidth(rows: Int, vocab: Int) -> Int {
         min(vocab, max(64, chunkBudget / max(1, rows) / 16 * 16))
     }
 
@@ -84,8 +84,8 @@ public enum CrossEntropy {
                     VectorMath.scale(row, w, by: scale)
                 }
             }
-            matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
-            matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+            matmul(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
+            matmul(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
         }
     }
 

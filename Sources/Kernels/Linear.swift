@@ -24,7 +24,7 @@ public enum Linear {
                                 dInput dx: UnsafeMutablePointer<Float>?, accumulateInput: Bool = false,
                                 dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
                                 rows n: Int, inFeatures: Int, outFeatures: Int) {
-        matmulReproducible(dy, x, into: dWeight, m: outFeatures, n: inFeatures, k: n, transposeA: true, beta: 1)
+        matmul(dy, x, into: dWeight, m: outFeatures, n: inFeatures, k: n, transposeA: true, beta: 1)
         if let dBias { VectorMath.addColumnSums(dy, rows: n, columns: outFeatures, into: dBias) }
         if let dx {
             matmul(dy, weight, into: dx, m: n, n: inFeatures, k: outFeatures, beta: accumulateInput ? 1 : 0)

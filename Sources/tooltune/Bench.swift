@@ -2,12 +2,14 @@ import ArgumentParser
 import Distributed
 import Evaluation
 import Foundation
+import Kernels
+import OPT
 import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (printed figures; compared with PyTorch by scripts/bench_train_step.sh, bench_generate.py and bench_allreduce.sh).",
-        subcommands: [TrainStep.self, Generate.self, Allreduce.self])
+        subcommands: [TrainStep.self, Generate.self, Allreduce.self, GEMM.self])
 
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -100,6 +102,38 @@ extension Bench {
             }
             if comm.isCoordinator { try printResult(result, json: json, report: AllreduceBenchmark.report) }
             if !result.verified { throw ExitCode(1) }
+        }
+    }
+}
+
+extension Bench {
+    struct GEMM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gemm",
+            abstract: "GFLOP/s of every GEMM engine (backend and precision) on the matrix products of a preset's training step.",
+            discussion: "The physical limit of `bench train-step`: per shape and engine, the median over --repeats products after one untimed; the step-weighted line is a step's GEMM FLOPs over the time its products take at these speeds. bf16 engines appear where the CPU has bfloat16 instructions.")
+
+        @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
+        var preset = "opt-350m"
+        @Option(help: "Tokens per step (batch x seq), the rows of the activation matrices.")
+        var tokens = 2048
+        @Option(help: "Timed products per shape (medians are over these).")
+        var repeats = 5
+        @Option(help: "Threads of the pool that runs the tiles (default: all CPUs).")
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Flag(help: "Print one JSON line instead of the table.")
+        var json = false
+
+        func run() throws {
+            guard let c = OPTConfig.presets[preset] else {
+                throw ValidationError("unknown preset \(preset); known: \(OPTConfig.presets.keys.sorted().joined(separator: ", "))")
+            }
+            guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
+            let shapes = GEMMBenchmark.trainingStepShapes(
+                tokens: tokens, hidden: c.hiddenSize, ffn: c.ffnDim, layers: c.numHiddenLayers, embed: c.wordEmbedProjDim,
+                vocab: c.vocabSize, chunk: CrossEntropy.chunkWidth(rows: tokens, vocab: c.vocabSize))
+            let result = try GEMMBenchmark.run(shapes: shapes, engines: GEMMEngine.available, repeats: repeats, threads: threads)
+            try printResult(result, json: json, report: GEMMBenchmark.report)
         }
     }
 }

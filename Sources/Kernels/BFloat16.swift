@@ -1,0 +1,100 @@
+/// bfloat16: the top 16 bits of a float32 (sign, the same 8-bit exponent, 7 mantissa bits). Mixed-precision
+/// GEMMs read their inputs in it; products are accumulated and returned in float32.
+public struct BFloat16: Sendable, Equatable, Hashable {
+    public var bitPattern: UInt16
+
+    public init(bitPattern: UInt16) { self.bitPattern = bitPattern }
+
+    /// Rounded to nearest, ties to even, as PyTorch's `Tensor.to(torch.bfloat16)` (c10's
+    /// round_to_nearest_even): every NaN becomes the quiet NaN 0x7FC0, subnormals are kept, values past the
+    /// largest bfloat16 become infinity.
+    @inlinable
+    public init(_ value: Float) {
+        if value.isNaN {
+            bitPattern = 0x7FC0
+            return
+        }
+        let bits = value.bitPattern
+        bitPattern = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// Exact: every bfloat16 is a float32.
+    @inlinable
+    public var float: Float { Float(bitPattern: UInt32(bitPattern) << 16) }
+}
+
+extension BFloat16 {
+    /// dst[i] = BFloat16(src[i]) for i < count, 16 lanes at a time with the same rounding as `init(_:)`.
+    @inlinable
+    public static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<BFloat16>, count: Int) {
+        typealias Bits = SIMD16<UInt32>
+        let raw = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i + 16 <= count {
+            let bits = UnsafeRawPointer(src + i).loadUnaligned(as: Bits.self)
+            // NaN: every exponent bit set and a nonzero mantissa.
+            let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
+            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+            let halves = SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan))
+            (raw + 2 * i).storeBytes(of: halves, as: SIMD16<UInt16>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = BFloat16(src[i])
+            i += 1
+        }
+    }
+
+    /// dst[i] = src[i] widened to float32 (exact) for i < count.
+    @inlinable
+    public static func widen(_ src: UnsafePointer<BFloat16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        let raw = UnsafeRawPointer(src)
+        var i = 0
+        while i + 16 <= count {
+            let halves = (raw + 2 * i).loadUnaligned(as: SIMD16<UInt16>.self)
+            let bits = SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: bits, as: SIMD16<UInt32>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = src[i].float
+            i += 1
+        }
+    }
+
+    /// `convert` of a [rows, columns] block with row strides `sourceStride` and `targetStride`, rows in
+    /// parallel (each element is converted alone, so the split does not matter).
+    public static func convert(_ src: UnsafePointer<Float>, sourceStride: Int, into dst: UnsafeMutablePointer<BFloat16>,
+                               targetStride: Int, rows: Int, columns: Int) {
+        Parallel.forEach(rows, minimumChunk: max(1, (1 << 15) / max(1, columns))) { range in
+            for r in range { convert(src + r * sourceStride, into: dst + r * targetStride, count: columns) }
+        }
+    }
+}
+
+/// bfloat16 storage owned by one object, 64-byte aligned, zero-filled: the bfloat16 copies of weights and
+/// the activations mixed-precision GEMMs read.
+public final class BFloat16Buffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<BFloat16>
+    /// Two bfloat16 values per float of the backing store.
+    private let storage: FloatBuffer
+
+    public init(count: Int) {
+        precondition(count >= 0, "BFloat16Buffer: negative count \(count)")
+        self.count = count
+        storage = FloatBuffer(count: (count + 1) / 2)
+        pointer = UnsafeMutableRawPointer(storage.pointer).bindMemory(to: BFloat16.self, capacity: max(1, count))
+    }
+
+    /// Rounds `count` floats from `source` into this buffer, in parallel.
+    public func fill(from source: UnsafePointer<Float>) {
+        let target = pointer
+        Parallel.forEach(count, minimumChunk: 1 << 16) { part in
+            BFloat16.convert(source + part.lowerBound, into: target + part.lowerBound, count: part.count)
+        }
+    }
+
+    /// The values widened to float32 (for tests and small buffers).
+    public var floats: [Float] { (0..<count).map { pointer[$0].float } }
+}

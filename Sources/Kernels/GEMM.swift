@@ -1,0 +1,181 @@
+import COpenBLAS
+import Synchronization
+
+/// The library that multiplies one tile.
+public enum GEMMBackend: String, CaseIterable, Sendable, Codable {
+    /// OpenBLAS's cblas_sgemm (float32 only: Debian's OpenBLAS 0.3.21 has no bfloat16 GEMM).
+    case openblas
+    /// oneDNN: dnnl_sgemm for float32, the matmul primitive for bfloat16.
+    case onednn
+}
+
+/// What a GEMM's inputs are read in. Products are accumulated and returned in float32 either way.
+public enum Precision: String, CaseIterable, Sendable, Codable {
+    case fp32
+    /// bfloat16 inputs, float32 accumulation and output: torch.autocast's matmuls on CPU.
+    case bf16
+}
+
+/// An engine or thread setting that cannot be used on this machine.
+public struct GEMMEngineError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+/// Every matrix product of the model goes through a `GEMMEngine`: C = alpha * op(A) op(B) + beta * C with
+/// row-major matrices, inputs in the engine's precision and C in float32.
+///
+/// Determinism by construction: the engine, not the library, decides how a product is split. C is cut into
+/// tiles whose shape is a function of (m, n, k) alone (`TilePlan`); each tile is one single-threaded library
+/// call over the whole k, and ToolTune's pool (`Parallel`) hands the tiles to its workers. Which worker
+/// computes a tile, and how many workers there are, cannot change a single sum: every element of C is
+/// computed by the same call with the same arguments on 1, 2 or 64 threads, and a library's own threading
+/// (OpenBLAS's panel split, oneDNN's k split) is never used. The bits do depend on the backend, the
+/// precision and the kernels the library runs on this CPU (OpenBLAS's Haswell and SkylakeX kernels add in
+/// different orders), as any two float32 implementations differ; on one machine they depend on nothing else.
+public struct GEMMEngine: Sendable, Hashable, CustomStringConvertible {
+    public let backend: GEMMBackend
+    public let precision: Precision
+
+    /// An engine this machine can run: bfloat16 needs oneDNN and a CPU with bfloat16 instructions
+    /// (AVX512_BF16 or AMX), where oneDNN's kernels multiply bfloat16 natively.
+    public init(backend: GEMMBackend, precision: Precision = .fp32) throws {
+        if precision == .bf16 {
+            guard backend == .onednn else {
+                throw GEMMEngineError("bf16 GEMMs need the onednn backend (Debian's OpenBLAS has no bfloat16 GEMM)")
+            }
+            guard OneDNN.hasNativeBFloat16 else {
+                throw GEMMEngineError("bf16 needs a CPU with bfloat16 instructions (AVX512_BF16 or AMX); this one runs oneDNN's \(OneDNN.instructionSet) kernels: use fp32")
+            }
+        }
+        self.backend = backend
+        self.precision = precision
+        GEMMEngine.prepareLibraries
+    }
+
+    public var description: String { "\(backend.rawValue) \(precision.rawValue)" }
+
+    /// Every engine this machine can run, float32 first.
+    public static var available: [GEMMEngine] {
+        [(GEMMBackend.openblas, Precision.fp32), (.onednn, .fp32), (.onednn, .bf16)].compactMap { try? GEMMEngine(backend: $0, precision: $1) }
+    }
+
+    /// The float32 engine on the process's backend: what `matmul` runs on.
+    public static var float32: GEMMEngine { try! GEMMEngine(backend: .current) }
+
+    /// OpenBLAS keeps one thread count for the whole process: tiles are single-threaded library calls, so
+    /// it is 1 for good (a BLAS call may never split a tile).
+    static let prepareLibraries: Void = { openblas_set_num_threads(1) }()
+}
+
+extension GEMMBackend {
+    /// The backend of this process's GEMMs (the job's choice; oneDNN until set).
+    public static var current: GEMMBackend {
+        get { currentBackend.withLock { $0 } }
+        set { currentBackend.withLock { $0 = newValue } }
+    }
+
+    private static let currentBackend = Mutex(GEMMBackend.onednn)
+}
+
+/// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones.
+public protocol GEMMElement: Sendable {
+    static var precision: Precision { get }
+}
+
+extension Float: GEMMElement { public static var precision: Precision { .fp32 } }
+extension BFloat16: GEMMElement { public static var precision: Precision { .bf16 } }
+
+/// How C is cut into tiles: `rows` x `columns` tiles from the top-left, the last row and column of tiles
+/// holding what is left. A function of the product's shape alone, never of the thread count.
+public struct TilePlan: Sendable, Equatable {
+    public let rows: Int
+    public let columns: Int
+
+    /// Tiles of up to 256 rows and 1024 columns (each tile's call packs its A block once and its B block
+    /// once, so larger tiles pack less per FLOP); smaller ones when that gives fewer than 8 tiles, so that
+    /// a few workers still share the work evenly. Tiles never go below 64 x 256.
+    public init(m: Int, n: Int) {
+        var rows = min(m, 256), columns = min(n, 1024)
+        func tiles() -> Int { ((m + rows - 1) / rows) * ((n + columns - 1) / columns) }
+        while tiles() < 8 {
+            if rows > 64 && rows >= columns / 4 {
+                rows = (rows + 1) / 2
+            } else if columns > 256 {
+                columns = (columns + 1) / 2
+            } else {
+                break
+            }
+        }
+        self.rows = max(1, rows)
+        self.columns = max(1, columns)
+    }
+
+    public func count(m: Int, n: Int) -> Int { ((m + rows - 1) / rows) * ((n + columns - 1) / columns) }
+}
+
+extension GEMMEngine {
+    /// C[m, n] = alpha * op(A) op(B) + beta * C. op(A) is [m, k] (A stored [k, m] with `transposeA`), op(B)
+    /// is [k, n] (B stored [n, k] with `transposeB`); leading dimensions default to packed rows and may be
+    /// wider to address a block of a larger matrix. The tiles run on the pool (`Parallel`), or one after the
+    /// other on the calling thread with `parallel: false` (for callers that are pool workers themselves);
+    /// the bits are the same either way.
+    public func multiply<Element: GEMMElement>(
+        _ a: UnsafePointer<Element>, _ b: UnsafePointer<Element>, into c: UnsafeMutablePointer<Float>,
+        m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
+        alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil,
+        parallel: Bool = true
+    ) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative dimension m=\(m) n=\(n) k=\(k)")
+        precondition(Element.precision == precision, "GEMM: \(Element.precision.rawValue) inputs on a \(self) engine")
+        if m == 0 || n == 0 { return }
+        let call = TileCall(engine: self, a: UnsafeRawPointer(a), b: UnsafeRawPointer(b), c: c, m: m, n: n, k: k,
+                            transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta,
+                            lda: lda ?? (transposeA ? m : k), ldb: ldb ?? (transposeB ? k : n), ldc: ldc ?? n)
+        let plan = TilePlan(m: m, n: n)
+        let across = (n + plan.columns - 1) / plan.columns
+        let tiles = plan.count(m: m, n: n)
+        if !parallel || tiles == 1 {
+            for t in 0..<tiles { call.run(tile: t, plan: plan, across: across) }
+            return
+        }
+        Parallel.forEachItem(tiles, slots: tiles) { t, _ in call.run(tile: t, plan: plan, across: across) }
+    }
+}
+
+/// One product, cut into tiles; `run(tile:)` computes one of them with a single-threaded library call.
+struct TileCall: @unchecked Sendable {
+    let engine: GEMMEngine
+    let a: UnsafeRawPointer, b: UnsafeRawPointer
+    let c: UnsafeMutablePointer<Float>
+    let m: Int, n: Int, k: Int
+    let transposeA: Bool, transposeB: Bool
+    let alpha: Float, beta: Float
+    let lda: Int, ldb: Int, ldc: Int
+
+    func run(tile t: Int, plan: TilePlan, across: Int) {
+        let i0 = (t / across) * plan.rows, j0 = (t % across) * plan.columns
+        let rows = min(plan.rows, m - i0), columns = min(plan.columns, n - j0)
+        let size = engine.precision == .bf16 ? 2 : 4
+        // Row i0 of op(A) is row i0 of A, or column i0 when A is stored transposed; column j0 of op(B) likewise.
+        let aTile = a + (transposeA ? i0 : i0 * lda) * size
+        let bTile = b + (transposeB ? j0 * ldb : j0) * size
+        let cTile = c + i0 * ldc + j0
+        switch (engine.backend, engine.precision) {
+        case (.openblas, _):
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(rows), Int32(columns), Int32(k), alpha,
+                        aTile.assumingMemoryBound(to: Float.self), Int32(lda),
+                        bTile.assumingMemoryBound(to: Float.self), Int32(ldb), beta, cTile, Int32(ldc))
+        case (.onednn, .fp32):
+            OneDNN.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
+                         a: aTile.assumingMemoryBound(to: Float.self), lda: lda,
+                         b: bTile.assumingMemoryBound(to: Float.self), ldb: ldb, beta: beta, c: cTile, ldc: ldc)
+        case (.onednn, .bf16):
+            OneDNN.matmulBF16(.init(m: rows, n: columns, k: k, transposeA: transposeA, transposeB: transposeB,
+                                    lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta),
+                              a: aTile, b: bTile, c: cTile)
+        }
+    }
+}
