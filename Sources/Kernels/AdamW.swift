@@ -50,9 +50,10 @@ public final class AdamW {
     }
 
     /// One optimizer step over every range of `groups`, with `learningRate` (default: the hyperparameter;
-    /// a schedule passes its current value).
+    /// a schedule passes its current value). `rounded`, when given, is a bfloat16 copy of the parameters
+    /// (the weights mixed-precision GEMMs read): each updated value is rounded into it in the same pass.
     public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, groups: [Group],
-                       learningRate: Double? = nil) {
+                       learningRate: Double? = nil, rounded: UnsafeMutablePointer<BFloat16>? = nil) {
         step += 1
         let h = hyperparameters
         let lr = learningRate ?? h.learningRate
@@ -81,7 +82,9 @@ public final class AdamW {
                         VectorMath.store(mi, m + i)
                         VectorMath.store(vi, v + i)
                         let denominator = vi.squareRoot() / V(repeating: correction2) + eps
-                        VectorMath.store(p + -stepSize * (mi / denominator), parameters + i)
+                        let updated = p + -stepSize * (mi / denominator)
+                        VectorMath.store(updated, parameters + i)
+                        if let rounded { BFloat16.store(updated, rounded + i) }
                         i += 16
                     }
                     while i < end {
@@ -92,6 +95,7 @@ public final class AdamW {
                         v[i] = v[i] * beta2 + weight2 * g * g
                         let denominator = v[i].squareRoot() / correction2 + eps
                         parameters[i] = p + -stepSize * (m[i] / denominator)
+                        rounded?[i] = BFloat16(parameters[i])
                         i += 1
                     }
                 }

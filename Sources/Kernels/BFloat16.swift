@@ -24,19 +24,28 @@ public struct BFloat16: Sendable, Equatable, Hashable {
 }
 
 extension BFloat16 {
-    /// dst[i] = BFloat16(src[i]) for i < count, 16 lanes at a time with the same rounding as `init(_:)`.
+    /// 16 floats rounded as `init(_:)` rounds one.
+    @inlinable @inline(__always)
+    public static func round(_ values: SIMD16<Float>) -> SIMD16<UInt16> {
+        let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
+        // NaN: every exponent bit set and a nonzero mantissa.
+        let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
+        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+        return SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan))
+    }
+
+    /// Stores 16 floats rounded to bfloat16 at `dst`.
+    @inlinable @inline(__always)
+    public static func store(_ values: SIMD16<Float>, _ dst: UnsafeMutablePointer<BFloat16>) {
+        UnsafeMutableRawPointer(dst).storeBytes(of: round(values), as: SIMD16<UInt16>.self)
+    }
+
+    /// dst[i] = BFloat16(src[i]) for i < count, 16 lanes at a time.
     @inlinable
     public static func convert(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<BFloat16>, count: Int) {
-        typealias Bits = SIMD16<UInt32>
-        let raw = UnsafeMutableRawPointer(dst)
         var i = 0
         while i + 16 <= count {
-            let bits = UnsafeRawPointer(src + i).loadUnaligned(as: Bits.self)
-            // NaN: every exponent bit set and a nonzero mantissa.
-            let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
-            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-            let halves = SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan))
-            (raw + 2 * i).storeBytes(of: halves, as: SIMD16<UInt16>.self)
+            store(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self), dst + i)
             i += 16
         }
         while i < count {

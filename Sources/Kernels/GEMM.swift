@@ -79,13 +79,34 @@ extension GEMMBackend {
     private static let currentBackend = Mutex(GEMMBackend.onednn)
 }
 
-/// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones.
+/// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones. Kernels that read
+/// GEMM inputs (bias gradients, ReLU masks) are generic over it.
 public protocol GEMMElement: Sendable {
     static var precision: Precision { get }
+    /// 16 values from `p`, widened to float32 (exactly).
+    static func load(_ p: UnsafePointer<Self>) -> SIMD16<Float>
+    /// The value as float32 (exact).
+    var floatValue: Float { get }
 }
 
-extension Float: GEMMElement { public static var precision: Precision { .fp32 } }
-extension BFloat16: GEMMElement { public static var precision: Precision { .bf16 } }
+extension Float: GEMMElement {
+    public static var precision: Precision { .fp32 }
+    @inlinable @inline(__always)
+    public static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+    @inlinable @inline(__always)
+    public var floatValue: Float { self }
+}
+
+extension BFloat16: GEMMElement {
+    public static var precision: Precision { .bf16 }
+    @inlinable @inline(__always)
+    public static func load(_ p: UnsafePointer<BFloat16>) -> SIMD16<Float> {
+        let halves = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt16>.self)
+        return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD16<Float>.self)
+    }
+    @inlinable @inline(__always)
+    public var floatValue: Float { float }
+}
 
 /// How C is cut into tiles: `rows` x `columns` tiles from the top-left, the last row and column of tiles
 /// holding what is left. A function of the product's shape alone, never of the thread count.
@@ -116,22 +137,24 @@ public struct TilePlan: Sendable, Equatable {
 }
 
 extension GEMMEngine {
-    /// C[m, n] = alpha * op(A) op(B) + beta * C. op(A) is [m, k] (A stored [k, m] with `transposeA`), op(B)
-    /// is [k, n] (B stored [n, k] with `transposeB`); leading dimensions default to packed rows and may be
-    /// wider to address a block of a larger matrix. The tiles run on the pool (`Parallel`), or one after the
-    /// other on the calling thread with `parallel: false` (for callers that are pool workers themselves);
-    /// the bits are the same either way.
+    /// C[m, n] = alpha * op(A) op(B) + beta * C, plus `bias[n]` on every row when given (then beta must be
+    /// 0; the bias is added to each finished sum, as torch's addmm). op(A) is [m, k] (A stored [k, m] with
+    /// `transposeA`), op(B) is [k, n] (B stored [n, k] with `transposeB`); leading dimensions default to
+    /// packed rows and may be wider to address a block of a larger matrix. The tiles run on the pool
+    /// (`Parallel`), or one after the other on the calling thread with `parallel: false` (for callers that
+    /// are pool workers themselves); the bits are the same either way.
     public func multiply<Element: GEMMElement>(
         _ a: UnsafePointer<Element>, _ b: UnsafePointer<Element>, into c: UnsafeMutablePointer<Float>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
-        alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil,
-        parallel: Bool = true
+        alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
+        lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, parallel: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative dimension m=\(m) n=\(n) k=\(k)")
         precondition(Element.precision == precision, "GEMM: \(Element.precision.rawValue) inputs on a \(self) engine")
+        precondition(bias == nil || beta == 0, "GEMM: a bias with beta \(beta)")
         if m == 0 || n == 0 { return }
         let call = TileCall(engine: self, a: UnsafeRawPointer(a), b: UnsafeRawPointer(b), c: c, m: m, n: n, k: k,
-                            transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta,
+                            transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias,
                             lda: lda ?? (transposeA ? m : k), ldb: ldb ?? (transposeB ? k : n), ldc: ldc ?? n)
         let plan = TilePlan(m: m, n: n)
         let across = (n + plan.columns - 1) / plan.columns
@@ -152,6 +175,7 @@ struct TileCall: @unchecked Sendable {
     let m: Int, n: Int, k: Int
     let transposeA: Bool, transposeB: Bool
     let alpha: Float, beta: Float
+    let bias: UnsafePointer<Float>?
     let lda: Int, ldb: Int, ldc: Int
 
     func run(tile t: Int, plan: TilePlan, across: Int) {
@@ -168,14 +192,22 @@ struct TileCall: @unchecked Sendable {
                         Int32(rows), Int32(columns), Int32(k), alpha,
                         aTile.assumingMemoryBound(to: Float.self), Int32(lda),
                         bTile.assumingMemoryBound(to: Float.self), Int32(ldb), beta, cTile, Int32(ldc))
+            addBias(cTile, j0: j0, rows: rows, columns: columns)
         case (.onednn, .fp32):
             OneDNN.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
                          a: aTile.assumingMemoryBound(to: Float.self), lda: lda,
                          b: bTile.assumingMemoryBound(to: Float.self), ldb: ldb, beta: beta, c: cTile, ldc: ldc)
+            addBias(cTile, j0: j0, rows: rows, columns: columns)
         case (.onednn, .bf16):
             OneDNN.matmulBF16(.init(m: rows, n: columns, k: k, transposeA: transposeA, transposeB: transposeB,
-                                    lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta),
-                              a: aTile, b: bTile, c: cTile)
+                                    lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta, bias: bias != nil),
+                              a: aTile, b: bTile, c: cTile, bias: bias.map { $0 + j0 })
         }
+    }
+
+    /// The bias of columns j0 ..< j0 + columns added to a finished tile, while it is in cache.
+    private func addBias(_ tile: UnsafeMutablePointer<Float>, j0: Int, rows: Int, columns: Int) {
+        guard let bias else { return }
+        for r in 0..<rows { VectorMath.add(bias + j0, into: tile + r * ldc, columns) }
     }
 }

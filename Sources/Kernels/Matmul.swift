@@ -18,29 +18,69 @@ public func matmul(
                                 alpha: alpha, beta: beta, lda: lda, ldb: ldb, ldc: ldc, parallel: parallel)
 }
 
-/// y = alpha * A x + beta * y for a row-major A [rows, columns] (leading dimension `lda`), or
-/// y = alpha * A^T x + beta * y with `transpose`. One token through a layer is a matrix-vector product,
-/// which sgemm does several times slower than sgemv (decoding, one token a step). The outputs are cut into
-/// fixed blocks of `matvecBlock`, each one single-threaded cblas_sgemv call on the pool, so the bits do
-/// not depend on the thread count.
-public func matvec(
-    _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-    rows: Int, columns: Int, transpose: Bool = false, alpha: Float = 1, beta: Float = 0, lda: Int? = nil
-) {
-    precondition(rows >= 0 && columns >= 0, "matvec: negative dimension rows=\(rows) columns=\(columns)")
-    if rows == 0 || columns == 0 { return }
-    GEMMEngine.prepareLibraries
-    let lda = lda ?? columns
-    let outputs = transpose ? columns : rows, inputs = transpose ? rows : columns
-    let blocks = (outputs + matvecBlock - 1) / matvecBlock
-    Parallel.forEachItem(blocks, slots: blocks) { block, _ in
-        let start = block * matvecBlock, count = min(matvecBlock, outputs - start)
-        // Outputs start..<start+count are rows of A, or columns when transposed.
-        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans,
-                    Int32(transpose ? inputs : count), Int32(transpose ? count : inputs), alpha,
-                    a + (transpose ? start : start * lda), Int32(lda), x, 1, beta, y + start, 1)
+/// y = A x + beta * y in float32 on the process's backend: `GEMMEngine.multiplyVector`.
+public func matvec(_ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                   rows: Int, columns: Int, beta: Float = 0, lda: Int? = nil) {
+    GEMMEngine.float32.multiplyVector(a, x, into: y, rows: rows, columns: columns, beta: beta, lda: lda)
+}
+
+extension GEMMEngine {
+    /// y[rows] = A x + beta * y for a row-major A [rows, columns] (leading dimension `lda`) and x in the
+    /// engine's precision, y in float32: one token through a layer, which a GEMM does several times slower
+    /// (decoding is bound by the bytes of A, which bfloat16 halves). bfloat16 products are exact in float32
+    /// and accumulated there, as a bfloat16 GEMM does. The rows are cut into fixed blocks of `matvecBlock`,
+    /// each computed on one thread of the pool, so the bits do not depend on the thread count.
+    public func multiplyVector<Element: GEMMElement>(
+        _ a: UnsafePointer<Element>, _ x: UnsafePointer<Element>, into y: UnsafeMutablePointer<Float>,
+        rows: Int, columns: Int, beta: Float = 0, lda: Int? = nil
+    ) {
+        precondition(rows >= 0 && columns >= 0, "matvec: negative dimension rows=\(rows) columns=\(columns)")
+        precondition(Element.precision == precision, "matvec: \(Element.precision.rawValue) matrix on a \(self) engine")
+        if rows == 0 { return }
+        GEMMEngine.prepareLibraries
+        let lda = lda ?? columns
+        let blocks = (rows + matvecBlock - 1) / matvecBlock
+        switch precision {
+        case .fp32:
+            let a = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self)
+            let x = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
+            Parallel.forEachItem(blocks, slots: blocks) { block, _ in
+                let start = block * matvecBlock, count = min(matvecBlock, rows - start)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(count), Int32(columns), 1, a + start * lda, Int32(lda),
+                            x, 1, beta, y + start, 1)
+            }
+        case .bf16:
+            let a = UnsafeRawPointer(a).assumingMemoryBound(to: BFloat16.self)
+            let widened = (0..<columns).map { x[$0].floatValue }
+            widened.withUnsafeBufferPointer { xr in
+                let xr = xr.baseAddress!
+                Parallel.forEachItem(blocks, slots: blocks) { block, _ in
+                    let start = block * matvecBlock
+                    for r in start..<min(start + matvecBlock, rows) {
+                        let dot = Self.dot(a + r * lda, xr, columns)
+                        y[r] = beta == 0 ? dot : dot + beta * y[r]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Σ w[i] * x[i] for bfloat16 w and float32 x, 16 lanes in a fixed order.
+    @inline(__always)
+    static func dot(_ w: UnsafePointer<BFloat16>, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        let raw = UnsafeRawPointer(w)
+        var acc = SIMD16<Float>(), i = 0
+        while i + 16 <= count {
+            let halves = (raw + 2 * i).loadUnaligned(as: SIMD16<UInt16>.self)
+            let widened = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD16<Float>.self)
+            acc += widened * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var total = acc.sum()
+        while i < count { total += w[i].float * x[i]; i += 1 }
+        return total
     }
 }
 
-/// Outputs per single-threaded sgemv call in `matvec`.
+/// Rows per block of `GEMMEngine.multiplyVector`.
 public let matvecBlock = 512

@@ -60,10 +60,13 @@ enum OneDNN {
         let transposeA: Bool, transposeB: Bool
         let lda: Int, ldb: Int, ldc: Int
         let alpha: Float, beta: Float
+        /// A float32 bias [n] added to every row.
+        let bias: Bool
     }
 
-    /// C = alpha * op(A) op(B) + beta * C with A and B in bfloat16, on the calling thread.
-    static func matmulBF16(_ shape: MatmulShape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>) {
+    /// C = alpha * op(A) op(B) + beta * C (+ bias) with A and B in bfloat16, on the calling thread.
+    static func matmulBF16(_ shape: MatmulShape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>,
+                           bias: UnsafePointer<Float>?) {
         let primitive = MatmulPrimitive.cached(shape)
         let state = CallerState.current
         var memories: [dnnl_memory_t?] = []
@@ -76,6 +79,7 @@ enum OneDNN {
         var args = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memory(primitive.descriptors + 0, a)),
                     dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memory(primitive.descriptors + 1, b)),
                     dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memory(primitive.descriptors + 2, c))]
+        if let bias { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memory(primitive.descriptors + 4, bias))) }
         if primitive.scratchpadBytes > 0 {
             args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD,
                                         memory: memory(primitive.descriptors + 3, state.scratchpad(primitive.scratchpadBytes))))
@@ -91,7 +95,7 @@ enum OneDNN {
 /// brings its caller's own scratchpad (oneDNN's user scratchpad mode).
 final class MatmulPrimitive: @unchecked Sendable {
     let primitive: dnnl_primitive_t
-    /// A, B, C and the scratchpad.
+    /// A, B, C, the scratchpad and the bias.
     let descriptors: UnsafeMutablePointer<dnnl_memory_desc_t>
     let scratchpadBytes: Int
 
@@ -108,8 +112,8 @@ final class MatmulPrimitive: @unchecked Sendable {
 
     private init(_ s: OneDNN.MatmulShape) {
         let check = OneDNN.check
-        let descriptors = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 4)
-        descriptors.initialize(repeating: dnnl_memory_desc_t(), count: 4)
+        let descriptors = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 5)
+        descriptors.initialize(repeating: dnnl_memory_desc_t(), count: 5)
         self.descriptors = descriptors
         func describe(_ index: Int, rows: Int, columns: Int, type: dnnl_data_type_t, transposed: Bool, ld: Int) {
             let dims: [Int64] = [Int64(rows), Int64(columns)]
@@ -119,8 +123,10 @@ final class MatmulPrimitive: @unchecked Sendable {
         describe(0, rows: s.m, columns: s.k, type: dnnl_bf16, transposed: s.transposeA, ld: s.lda)
         describe(1, rows: s.k, columns: s.n, type: dnnl_bf16, transposed: s.transposeB, ld: s.ldb)
         describe(2, rows: s.m, columns: s.n, type: dnnl_f32, transposed: false, ld: s.ldc)
+        if s.bias { describe(4, rows: 1, columns: s.n, type: dnnl_f32, transposed: false, ld: s.n) }
         var operation = dnnl_matmul_desc_t()
-        check(dnnl_matmul_desc_init(&operation, descriptors, descriptors + 1, nil, descriptors + 2), "describing a matmul")
+        check(dnnl_matmul_desc_init(&operation, descriptors, descriptors + 1, s.bias ? descriptors + 4 : nil, descriptors + 2),
+              "describing a matmul")
         var attributes: dnnl_primitive_attr_t?
         check(dnnl_primitive_attr_create(&attributes), "creating attributes")
         defer { dnnl_primitive_attr_destroy(attributes) }
