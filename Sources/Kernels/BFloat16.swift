@@ -54,6 +54,48 @@ extension BFloat16 {
         }
     }
 
+    /// p[i] = Float(BFloat16(p[i])) for i < count: float32 values that bfloat16 holds exactly.
+    @inlinable
+    public static func roundInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let halves = round(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
+            let bits = SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16
+            UnsafeMutableRawPointer(p + i).storeBytes(of: bits, as: SIMD16<UInt32>.self)
+            i += 16
+        }
+        while i < count {
+            p[i] = BFloat16(p[i]).float
+            i += 1
+        }
+    }
+
+    /// y[i] = keep * y[i] + Float(BFloat16(x[i])) for i < count: a bfloat16 result added into float32
+    /// (keep 0 writes it).
+    @inlinable
+    public static func addRounded(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, keeping keep: Float,
+                                  count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let halves = round(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
+            let rounded = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD16<Float>.self)
+            let result: SIMD16<Float>
+            if keep == 0 {
+                result = rounded
+            } else {
+                let old = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+                result = keep == 1 ? old + rounded : old * keep + rounded
+            }
+            UnsafeMutableRawPointer(y + i).storeBytes(of: result, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            let rounded = BFloat16(x[i]).float
+            y[i] = keep == 0 ? rounded : keep == 1 ? y[i] + rounded : y[i] * keep + rounded
+            i += 1
+        }
+    }
+
     /// dst[i] = src[i] widened to float32 (exact) for i < count.
     @inlinable
     public static func widen(_ src: UnsafePointer<BFloat16>, into dst: UnsafeMutablePointer<Float>, count: Int) {

@@ -27,7 +27,8 @@ public enum CrossEntropy {
     /// `predictions` [n], when given, gets each row's argmax over the vocabulary (the first of equal
     /// maxima, as torch.argmax), for token accuracy.
     /// Hidden states and table are in the engine's precision (bfloat16 copies for mixed precision); the
-    /// logits and everything after them are float32.
+    /// softmax and everything after it are float32, on logits that a bfloat16 engine rounds to bfloat16
+    /// (torch.autocast's lm_head returns bfloat16 logits, which the loss reads in float32).
     public static func forward<Element: GEMMElement>(
         hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
         losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
@@ -69,8 +70,9 @@ public enum CrossEntropy {
 
     /// Gradients of `scale * Σ_n losses[n]`: with g[n, v] = scale * (softmax(logits)[n, v] - [v == target]),
     /// dHidden[n, d] = g · table (overwritten) and dTable[vocab, d] += g^T · hidden. `logSumExp` is the
-    /// forward's. Shapes and chunks as in `forward`; a bfloat16 engine multiplies g rounded to bfloat16 in
-    /// `rounded` [n * width].
+    /// forward's. Shapes and chunks as in `forward`. A bfloat16 engine works as torch.autocast's lm_head
+    /// does: g rounded to bfloat16 (in `rounded` [n * width]) times bfloat16 inputs, both gradients rounded
+    /// to bfloat16 (dTable's chunk by chunk, before it is added).
     public static func backward<Element: GEMMElement>(
         hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
         logSumExp: UnsafePointer<Float>, scale: Float,
@@ -95,8 +97,14 @@ public enum CrossEntropy {
                     if let rounded { BFloat16.convert(row, into: rounded + r * w, count: w) }
                 }
             }
-            engine.multiply(g, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
+            // dHidden sums over the whole vocabulary: rounded once, after the last chunk, as one matmul is.
+            engine.multiply(g, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1, rounding: false)
             engine.multiply(g, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+        }
+        if engine.precision == .bf16 {
+            Parallel.forEach(n, minimumChunk: 64) { range in
+                BFloat16.roundInPlace(dHidden + range.lowerBound * d, count: range.count * d)
+            }
         }
     }
 

@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// The library that multiplies one tile.
@@ -79,12 +82,16 @@ extension GEMMBackend {
     private static let currentBackend = Mutex(GEMMBackend.onednn)
 }
 
-/// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones. Kernels that read
-/// GEMM inputs (bias gradients, ReLU masks) are generic over it.
+/// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones. Kernels that write
+/// GEMM inputs (LayerNorm, ReLU, dropout) or read them (bias gradients, ReLU masks) are generic over it.
 public protocol GEMMElement: Sendable {
     static var precision: Precision { get }
+    /// A float32 value rounded to this type (to nearest even).
+    init(_ value: Float)
     /// 16 values from `p`, widened to float32 (exactly).
     static func load(_ p: UnsafePointer<Self>) -> SIMD16<Float>
+    /// 16 float32 values rounded into `p`.
+    static func store(_ values: SIMD16<Float>, _ p: UnsafeMutablePointer<Self>)
     /// The value as float32 (exact).
     var floatValue: Float { get }
 }
@@ -93,6 +100,10 @@ extension Float: GEMMElement {
     public static var precision: Precision { .fp32 }
     @inlinable @inline(__always)
     public static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+    @inlinable @inline(__always)
+    public static func store(_ values: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: values, as: SIMD16<Float>.self)
+    }
     @inlinable @inline(__always)
     public var floatValue: Float { self }
 }
@@ -140,22 +151,33 @@ extension GEMMEngine {
     /// C[m, n] = alpha * op(A) op(B) + beta * C, plus `bias[n]` on every row when given (then beta must be
     /// 0; the bias is added to each finished sum, as torch's addmm). op(A) is [m, k] (A stored [k, m] with
     /// `transposeA`), op(B) is [k, n] (B stored [n, k] with `transposeB`); leading dimensions default to
-    /// packed rows and may be wider to address a block of a larger matrix. The tiles run on the pool
-    /// (`Parallel`), or one after the other on the calling thread with `parallel: false` (for callers that
-    /// are pool workers themselves); the bits are the same either way.
-    public func multiply<Element: GEMMElement>(
-        _ a: UnsafePointer<Element>, _ b: UnsafePointer<Element>, into c: UnsafeMutablePointer<Float>,
+    /// packed rows and may be wider to address a block of a larger matrix.
+    ///
+    /// bfloat16 engines follow torch.autocast on the CPU, whose matmuls return bfloat16: the float32 sum
+    /// (alpha times the product, plus the bias) is rounded to bfloat16 and then written to C, or added to
+    /// it with beta (autograd adds bfloat16 gradients into float32 ones). C may be bfloat16 itself (beta 0).
+    /// `rounding: false` keeps the float32 sum instead, for a product that autocast makes in one matmul but
+    /// the caller in several (rounding once at the end). float32 engines never round and C is float32.
+    ///
+    /// The tiles run on the pool (`Parallel`), or one after the other on the calling thread with
+    /// `parallel: false` (for callers that are pool workers themselves); the bits are the same either way.
+    public func multiply<Element: GEMMElement, Output: GEMMElement>(
+        _ a: UnsafePointer<Element>, _ b: UnsafePointer<Element>, into c: UnsafeMutablePointer<Output>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
         alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
-        lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, parallel: Bool = true
+        lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, rounding: Bool = true, parallel: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative dimension m=\(m) n=\(n) k=\(k)")
         precondition(Element.precision == precision, "GEMM: \(Element.precision.rawValue) inputs on a \(self) engine")
         precondition(bias == nil || beta == 0, "GEMM: a bias with beta \(beta)")
+        precondition(Output.precision == .fp32 || (precision == .bf16 && beta == 0 && rounding),
+                     "GEMM: a bfloat16 result needs a bf16 engine, beta 0 and rounding")
         if m == 0 || n == 0 { return }
-        let call = TileCall(engine: self, a: UnsafeRawPointer(a), b: UnsafeRawPointer(b), c: c, m: m, n: n, k: k,
+        let call = TileCall(engine: self, a: UnsafeRawPointer(a), b: UnsafeRawPointer(b), c: UnsafeMutableRawPointer(c),
+                            roundedOutput: Output.precision == .bf16, m: m, n: n, k: k,
                             transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias,
-                            lda: lda ?? (transposeA ? m : k), ldb: ldb ?? (transposeB ? k : n), ldc: ldc ?? n)
+                            lda: lda ?? (transposeA ? m : k), ldb: ldb ?? (transposeB ? k : n), ldc: ldc ?? n,
+                            rounding: precision == .bf16 && rounding)
         let plan = TilePlan(m: m, n: n)
         let across = (n + plan.columns - 1) / plan.columns
         let tiles = plan.count(m: m, n: n)
@@ -171,12 +193,16 @@ extension GEMMEngine {
 struct TileCall: @unchecked Sendable {
     let engine: GEMMEngine
     let a: UnsafeRawPointer, b: UnsafeRawPointer
-    let c: UnsafeMutablePointer<Float>
+    /// Float, or BFloat16 when `roundedOutput`.
+    let c: UnsafeMutableRawPointer
+    let roundedOutput: Bool
     let m: Int, n: Int, k: Int
     let transposeA: Bool, transposeB: Bool
     let alpha: Float, beta: Float
     let bias: UnsafePointer<Float>?
     let lda: Int, ldb: Int, ldc: Int
+    /// Round each finished sum to bfloat16 (bf16 engines).
+    let rounding: Bool
 
     func run(tile t: Int, plan: TilePlan, across: Int) {
         let i0 = (t / across) * plan.rows, j0 = (t % across) * plan.columns
@@ -185,29 +211,85 @@ struct TileCall: @unchecked Sendable {
         // Row i0 of op(A) is row i0 of A, or column i0 when A is stored transposed; column j0 of op(B) likewise.
         let aTile = a + (transposeA ? i0 : i0 * lda) * size
         let bTile = b + (transposeB ? j0 * ldb : j0) * size
-        let cTile = c + i0 * ldc + j0
+        let offset = i0 * ldc + j0
         switch (engine.backend, engine.precision) {
         case (.openblas, _):
+            let cTile = c.assumingMemoryBound(to: Float.self) + offset
             cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                         Int32(rows), Int32(columns), Int32(k), alpha,
                         aTile.assumingMemoryBound(to: Float.self), Int32(lda),
                         bTile.assumingMemoryBound(to: Float.self), Int32(ldb), beta, cTile, Int32(ldc))
-            addBias(cTile, j0: j0, rows: rows, columns: columns)
+            addBias(cTile, ld: ldc, j0: j0, rows: rows, columns: columns)
         case (.onednn, .fp32):
+            let cTile = c.assumingMemoryBound(to: Float.self) + offset
             OneDNN.sgemm(transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
                          a: aTile.assumingMemoryBound(to: Float.self), lda: lda,
                          b: bTile.assumingMemoryBound(to: Float.self), ldb: ldb, beta: beta, c: cTile, ldc: ldc)
-            addBias(cTile, j0: j0, rows: rows, columns: columns)
+            addBias(cTile, ld: ldc, j0: j0, rows: rows, columns: columns)
         case (.onednn, .bf16):
+            // The float32 sums go to a scratch tile (the same primitive whatever C is), then into C: rounded
+            // into a bfloat16 C, or rounded (or not) and written or added with beta into a float32 one.
+            let sums = ThreadScratch.floats(rows * columns)
             OneDNN.matmulBF16(.init(m: rows, n: columns, k: k, transposeA: transposeA, transposeB: transposeB,
-                                    lda: lda, ldb: ldb, ldc: ldc, alpha: alpha, beta: beta, bias: bias != nil),
-                              a: aTile, b: bTile, c: cTile, bias: bias.map { $0 + j0 })
+                                    lda: lda, ldb: ldb, ldc: columns, alpha: alpha, beta: 0, bias: bias != nil),
+                              a: aTile, b: bTile, c: sums, bias: bias.map { $0 + j0 })
+            for r in 0..<rows {
+                let row = sums + r * columns
+                if roundedOutput {
+                    BFloat16.convert(row, into: c.assumingMemoryBound(to: BFloat16.self) + offset + r * ldc, count: columns)
+                } else {
+                    let out = c.assumingMemoryBound(to: Float.self) + offset + r * ldc
+                    if rounding {
+                        BFloat16.addRounded(row, into: out, keeping: beta, count: columns)
+                    } else if beta == 0 {
+                        out.update(from: row, count: columns)
+                    } else {
+                        VectorMath.addScaled(row, into: out, keeping: beta, columns)
+                    }
+                }
+            }
         }
     }
 
-    /// The bias of columns j0 ..< j0 + columns added to a finished tile, while it is in cache.
-    private func addBias(_ tile: UnsafeMutablePointer<Float>, j0: Int, rows: Int, columns: Int) {
+    /// The bias of columns j0 ..< j0 + columns added to a finished float32 tile, while it is in cache.
+    private func addBias(_ tile: UnsafeMutablePointer<Float>, ld: Int, j0: Int, rows: Int, columns: Int) {
         guard let bias else { return }
-        for r in 0..<rows { VectorMath.add(bias + j0, into: tile + r * ldc, columns) }
+        for r in 0..<rows { VectorMath.add(bias + j0, into: tile + r * ld, columns) }
+    }
+}
+
+/// A float buffer per thread that grows to the largest request: a GEMM tile's float32 sums before they are
+/// rounded. Freed when the thread exits.
+enum ThreadScratch {
+    private final class Storage {
+        var pointer: UnsafeMutablePointer<Float>?
+        var count = 0
+        deinit { pointer?.deallocate() }
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { storage in
+            if let storage { Unmanaged<Storage>.fromOpaque(storage).release() }
+        }
+        precondition(status == 0, "pthread_key_create failed: \(status)")
+        return key
+    }()
+
+    /// At least `count` floats owned by the calling thread, valid until its next call.
+    static func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let storage: Storage
+        if let existing = pthread_getspecific(key) {
+            storage = Unmanaged<Storage>.fromOpaque(existing).takeUnretainedValue()
+        } else {
+            storage = Storage()
+            pthread_setspecific(key, Unmanaged.passRetained(storage).toOpaque())
+        }
+        if storage.count < count {
+            storage.pointer?.deallocate()
+            storage.pointer = .allocate(capacity: count)
+            storage.count = count
+        }
+        return storage.pointer!
     }
 }

@@ -2,7 +2,6 @@ import CDNNL
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// oneDNN (Debian's libdnnl-dev 2.6): float32 GEMMs through dnnl_sgemm and bfloat16 ones (float32
 /// accumulation and output) through the matmul primitive, its only bfloat16 path in the C API. Every call
@@ -67,8 +66,8 @@ enum OneDNN {
     /// C = alpha * op(A) op(B) + beta * C (+ bias) with A and B in bfloat16, on the calling thread.
     static func matmulBF16(_ shape: MatmulShape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>,
                            bias: UnsafePointer<Float>?) {
-        let primitive = MatmulPrimitive.cached(shape)
         let state = CallerState.current
+        let primitive = state.primitive(shape)
         var memories: [dnnl_memory_t?] = []
         func memory(_ desc: UnsafePointer<dnnl_memory_desc_t>, _ handle: UnsafeRawPointer) -> dnnl_memory_t? {
             var memory: dnnl_memory_t?
@@ -90,27 +89,22 @@ enum OneDNN {
 }
 
 /// A bfloat16 matmul primitive for one `MatmulShape`: strided bf16 A [m, k] and B [k, n] (transposes are
-/// strides), float32 C [m, n] with leading dimension ldc, alpha as the output scale and beta as a sum
-/// post-op. Made once per shape and shared by every thread: primitives are immutable, and each execution
-/// brings its caller's own scratchpad (oneDNN's user scratchpad mode).
-final class MatmulPrimitive: @unchecked Sendable {
+/// strides), float32 C [m, n] with leading dimension ldc, alpha as the output scale, beta as a sum post-op,
+/// an optional float32 bias. Each thread keeps its own (`CallerState.primitive`), so looking one up takes
+/// no lock (oneDNN's own primitive cache shares the generated code); each execution brings the caller's
+/// scratchpad (oneDNN's user scratchpad mode).
+final class MatmulPrimitive {
     let primitive: dnnl_primitive_t
     /// A, B, C, the scratchpad and the bias.
     let descriptors: UnsafeMutablePointer<dnnl_memory_desc_t>
     let scratchpadBytes: Int
 
-    private static let cache = Mutex<[OneDNN.MatmulShape: MatmulPrimitive]>([:])
-
-    static func cached(_ shape: OneDNN.MatmulShape) -> MatmulPrimitive {
-        cache.withLock { cache in
-            if let made = cache[shape] { return made }
-            let made = MatmulPrimitive(shape)
-            cache[shape] = made
-            return made
-        }
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        descriptors.deallocate()
     }
 
-    private init(_ s: OneDNN.MatmulShape) {
+    init(_ s: OneDNN.MatmulShape) {
         let check = OneDNN.check
         let descriptors = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 5)
         descriptors.initialize(repeating: dnnl_memory_desc_t(), count: 5)
@@ -155,12 +149,21 @@ final class MatmulPrimitive: @unchecked Sendable {
     }
 }
 
-/// What a thread that calls oneDNN keeps: its OpenMP team set to 1, a stream, and a scratchpad that grows
-/// to the largest a primitive asked for. Made on a thread's first call, freed when the thread exits.
+/// What a thread that calls oneDNN keeps: its OpenMP team set to 1, a stream, its matmul primitives, and a
+/// scratchpad that grows to the largest a primitive asked for. Made on a thread's first call, freed when
+/// the thread exits.
 final class CallerState {
     let stream: dnnl_stream_t
+    private var primitives: [OneDNN.MatmulShape: MatmulPrimitive] = [:]
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
+
+    func primitive(_ shape: OneDNN.MatmulShape) -> MatmulPrimitive {
+        if let made = primitives[shape] { return made }
+        let made = MatmulPrimitive(shape)
+        primitives[shape] = made
+        return made
+    }
 
     private init() {
         _ = tooltune_omp_set_num_threads(1)
@@ -170,6 +173,7 @@ final class CallerState {
     }
 
     deinit {
+        primitives = [:]
         dnnl_stream_destroy(stream)
         scratch?.deallocate()
     }

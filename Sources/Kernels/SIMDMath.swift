@@ -110,6 +110,14 @@ public enum VectorMath {
         while i < count { p[i] *= factor; i += 1 }
     }
 
+    /// y[i] = keep * y[i] + x[i] for i < count.
+    @inlinable
+    public static func addScaled(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, keeping keep: Float, _ count: Int) {
+        var i = 0
+        while i + width <= count { store(load(y + i) * keep + load(x + i), y + i); i += width }
+        while i < count { y[i] = y[i] * keep + x[i]; i += 1 }
+    }
+
     /// y[i] += x[i] for i < count.
     @inlinable
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ count: Int) {

@@ -30,11 +30,12 @@ private func randomMatrix(_ count: Int, _ rng: inout SplitMix64) -> [Float] {
 /// |alpha|·Σ_p |a_ip b_pj| + |beta c_ij| (Higham, Accuracy and Stability of Numerical Algorithms, §3.1): any
 /// float32 summation order of k products, fused or not, and the beta term, is within γ_(k+2) = (k+2)u/(1-(k+2)u)
 /// with u = 2^-24. bfloat16 inputs first round each factor to 8 significant bits (relative error at most
-/// 2^-8 each), so a product is off by up to 2·2^-8 + 2^-16 of its size before the float32 sum.
+/// 2^-8 each), so a product is off by up to 2·2^-8 + 2^-16 of its size before the float32 sum, and the
+/// sum is rounded to bfloat16 once more (2^-8).
 func gemmErrorBound(k: Int, precision: Precision) -> Double {
     let u = 0x1p-24, n = Double(k + 2)
     let accumulation = n * u / (1 - n * u)
-    return precision == .bf16 ? accumulation + 2 * 0x1p-8 + 0x1p-16 : accumulation
+    return precision == .bf16 ? accumulation + 3 * 0x1p-8 + 0x1p-16 : accumulation
 }
 
 /// `values` rounded as the engine reads its inputs (bfloat16 engines: to bfloat16), for exact references.
@@ -95,18 +96,32 @@ let engines = GEMMEngine.available
     }
 
     /// bf16 engines multiply the rounded inputs exactly as float32 would: against the exact product of
-    /// the bfloat16 values, only the float32 accumulation bound remains.
+    /// the bfloat16 values, only the float32 accumulation bound remains (`rounding: false`). Rounded, the
+    /// result is that float32 sum rounded to bfloat16, written as float32 or bfloat16, or added to C.
     @Test(arguments: engines.filter { $0.precision == .bf16 })
     func bfloat16ProductsAreExactProductsOfTheRoundedInputs(engine: GEMMEngine) {
         var rng = SplitMix64(seed: 3)
-        let (m, n, k) = (37, 300, 515)
-        let a = randomMatrix(m * k, &rng), b = randomMatrix(k * n, &rng)
-        var c = [Float](repeating: .nan, count: m * n)
-        multiply(engine, a, b, into: &c, m: m, n: n, k: k, transposeB: true)
-        let (exact, size) = naiveProduct(asRead(a, by: engine), asRead(b, by: engine), m: m, n: n, k: k, transposeA: false,
+        let (m, n, k) = (37, 1300, 515)
+        let a = randomMatrix(m * k, &rng).map(BFloat16.init), b = randomMatrix(k * n, &rng).map(BFloat16.init)
+        let bias = randomMatrix(n, &rng), c0 = randomMatrix(m * n, &rng)
+        var sums = [Float](repeating: .nan, count: m * n)
+        engine.multiply(a, b, into: &sums, m: m, n: n, k: k, transposeB: true, rounding: false)
+        let (exact, size) = naiveProduct(a.map(\.float), b.map(\.float), m: m, n: n, k: k, transposeA: false,
                                          transposeB: true, lda: k, ldb: k)
         let bound = gemmErrorBound(k: k, precision: .fp32)
-        #expect((0..<(m * n)).allSatisfy { abs(Double(c[$0]) - exact[$0]) <= bound * size[$0] })
+        #expect((0..<(m * n)).allSatisfy { abs(Double(sums[$0]) - exact[$0]) <= bound * size[$0] })
+
+        var rounded = [Float](repeating: .nan, count: m * n), halves = [BFloat16](repeating: BFloat16(bitPattern: 0), count: m * n)
+        var accumulated = c0, biased = [Float](repeating: .nan, count: m * n)
+        engine.multiply(a, b, into: &rounded, m: m, n: n, k: k, transposeB: true)
+        engine.multiply(a, b, into: &halves, m: m, n: n, k: k, transposeB: true)
+        engine.multiply(a, b, into: &accumulated, m: m, n: n, k: k, transposeB: true, beta: 1)
+        engine.multiply(a, b, into: &biased, m: m, n: n, k: k, transposeB: true, bias: bias)
+        #expect(zip(sums, rounded).allSatisfy { BFloat16($0).float == $1 })
+        #expect(zip(sums, halves).allSatisfy { BFloat16($0) == $1 })
+        #expect((0..<(m * n)).allSatisfy { accumulated[$0] == c0[$0] + BFloat16(sums[$0]).float })
+        // The bias joins the float32 sum before the rounding (one rounding of sum + bias).
+        #expect((0..<(m * n)).allSatisfy { abs(biased[$0] - BFloat16(sums[$0] + bias[$0 % n]).float) <= abs(biased[$0]) * 0x1p-7 })
     }
 
     /// A column block of a wider matrix, as attention reads one head out of [T, 3*hidden].
@@ -122,7 +137,9 @@ let engines = GEMMEngine.available
         for i in 0..<m {
             for j in 0..<n {
                 let exact = (0..<k).reduce(0.0) { $0 + Double(read[i * width + 4 + $1]) * Double(readB[$1 * n + j]) }
-                #expect(abs(Double(c[i * (n + 3) + j]) - exact) < 1e-5)
+                // bf16 engines round the result: within half a bfloat16 ulp (2^-9 relative) of the sum.
+                let rounding = engine.precision == .bf16 ? abs(exact) * 0x1p-8 : 0
+                #expect(abs(Double(c[i * (n + 3) + j]) - exact) < 1e-5 + rounding)
             }
             for j in n..<(n + 3) { #expect(c[i * (n + 3) + j] == 0, "wrote outside the block") }
         }
