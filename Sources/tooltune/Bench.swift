@@ -1,10 +1,8 @@
 import ArgumentParser
+import Diagnostics
 import Distributed
-import Evaluation
 import Foundation
 import Kernels
-import OPT
-import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -125,13 +123,7 @@ extension Bench {
         var json = false
 
         func run() throws {
-            guard let c = OPTConfig.presets[preset] else {
-                throw ValidationError("unknown preset \(preset); known: \(OPTConfig.presets.keys.sorted().joined(separator: ", "))")
-            }
-            guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
-            let shapes = GEMMBenchmark.trainingStepShapes(
-                tokens: tokens, hidden: c.hiddenSize, ffn: c.ffnDim, layers: c.numHiddenLayers, embed: c.wordEmbedProjDim,
-                vocab: c.vocabSize, chunk: CrossEntropy.chunkWidth(rows: tokens, vocab: c.vocabSize))
+            let shapes = try GEMMBenchmark.trainingStepShapes(preset: preset, tokens: tokens)
             let result = try GEMMBenchmark.run(shapes: shapes, engines: GEMMEngine.available, repeats: repeats, threads: threads)
             try printResult(result, json: json, report: GEMMBenchmark.report)
         }
