@@ -113,6 +113,8 @@ public enum Attention {
 
     /// output[t, h] = Σ_j softmax_j(q[t, h] · k[j, h]) v[j, h] over the keys `mask` allows;
     /// logSumExp[b, h, t] = log Σ_j exp(q · k_j) for queries with a visible key (unused otherwise).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func forward<Element: GEMMElement>(
         qkv: UnsafePointer<Element>, output: UnsafeMutablePointer<Element>, logSumExp: UnsafeMutablePointer<Float>,
         mask: AttentionMask, shape: Shape, scratch: Scratch, engine: GEMMEngine = .float32
@@ -197,6 +199,8 @@ public enum Attention {
     /// Shapes: queries [count, queryStride] (already scaled; head h in columns h*headDim ..< (h+1)*headDim),
     /// keys and values [start + count, cacheStride] in the same column layout, output [count, heads*headDim].
     /// `scratch.length` must be at least start + count.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func forwardCached<Element: GEMMElement>(
         queries: UnsafePointer<Element>, queryStride: Int, keys: UnsafePointer<Element>, values: UnsafePointer<Element>,
         cacheStride: Int, start: Int, count: Int, output: UnsafeMutablePointer<Element>, shape: Shape, scratch: Scratch,
@@ -220,6 +224,8 @@ public enum Attention {
     /// softmax's gradient is dS = P ∘ (dP - Σ_j P_j dP_j), as autograd computes it. For queries that see no
     /// key this differentiates the softmax at its uniform probabilities, as transformers' autograd does (q
     /// and k get gradients there although the float32 forward no longer depends on them).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func backward<Element: GEMMElement>(
         qkv: UnsafePointer<Element>, dOutput: UnsafePointer<Element>, logSumExp: UnsafePointer<Float>,
         dQKV: UnsafeMutablePointer<Float>, mask: AttentionMask, shape: Shape, scratch: Scratch,

@@ -29,6 +29,8 @@ public enum CrossEntropy {
     /// Hidden states and table are in the engine's precision (bfloat16 copies for mixed precision); the
     /// softmax and everything after it are float32, on logits that a bfloat16 engine rounds to bfloat16
     /// (torch.autocast's lm_head returns bfloat16 logits, which the loss reads in float32).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func forward<Element: GEMMElement>(
         hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
         losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
@@ -73,6 +75,8 @@ public enum CrossEntropy {
     /// forward's. Shapes and chunks as in `forward`. A bfloat16 engine works as torch.autocast's lm_head
     /// does: g rounded to bfloat16 (in `rounded` [n * width]) times bfloat16 inputs, both gradients rounded
     /// to bfloat16 (dTable's chunk by chunk, before it is added).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func backward<Element: GEMMElement>(
         hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
         logSumExp: UnsafePointer<Float>, scale: Float,

@@ -48,24 +48,34 @@ public struct Dropout: Sendable, Equatable {
     }
 
     /// out[n, d] = residual[n, d] + mask * x[n, d] / (1 - p) for the n = rows * length tokens; token n is
-    /// position n % length of sequence `sequences[n / length]`. `out` may be `residual`.
-    public func residualAdd(_ x: UnsafePointer<Float>, residual: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                            rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int) {
+    /// position n % length of sequence `sequences[n / length]`. `out` may be `residual`. A bfloat16 x is
+    /// dropped out in bfloat16, as torch does a bfloat16 tensor: x / (1 - p) is rounded before the float32 sum.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public func residualAdd<Element: GEMMElement>(
+        _ x: UnsafePointer<Element>, residual: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+        rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int
+    ) {
         let scale = keepScale
         forEachToken(rows: rows, length: length, dim: d, sequences: sequences, site: site) { n, keeps in
             let xr = x + n * d, rr = residual + n * d, o = out + n * d
-            for f in 0..<d { o[f] = keeps(f) ? rr[f] + xr[f] * scale : rr[f] }
+            for f in 0..<d { o[f] = keeps(f) ? rr[f] + Element(xr[f].floatValue * scale).floatValue : rr[f] }
         }
     }
 
     /// dx[n, d] = mask * dOut[n, d] / (1 - p): the gradient of `residualAdd` with respect to x (the
-    /// residual's gradient is dOut itself).
-    public func backward(_ dOut: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
-                         rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int) {
+    /// residual's gradient is dOut itself). For a bfloat16 x, as autograd: the incoming float32 gradient
+    /// is rounded to bfloat16, and so is the dropped-out one.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public func backward<Element: GEMMElement>(
+        _ dOut: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Element>,
+        rows: Int, length: Int, dim d: Int, sequences: [UInt64], site: Int
+    ) {
         let scale = keepScale
         forEachToken(rows: rows, length: length, dim: d, sequences: sequences, site: site) { n, keeps in
             let g = dOut + n * d, o = dx + n * d
-            for f in 0..<d { o[f] = keeps(f) ? g[f] * scale : 0 }
+            for f in 0..<d { o[f] = keeps(f) ? Element(Element(g[f]).floatValue * scale) : Element(0) }
         }
     }
 

@@ -4,6 +4,8 @@
 public enum Linear {
     /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil). One row (a
     /// decoding step) is a matrix-vector product.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func forward<Element: GEMMElement>(
         _ x: UnsafePointer<Element>, weight: UnsafePointer<Element>, bias: UnsafePointer<Float>?,
         into y: UnsafeMutablePointer<Float>, rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
@@ -18,7 +20,10 @@ public enum Linear {
 
     /// Gradients of `forward`, given dy[n, out] and the forward input x[n, in]:
     /// dW[out, in] += dy^T · x; db[out] += Σ_n dy[n, :]; dx[n, in] = dy · W (or += with `accumulateInput`).
-    /// Pass nil for `dx` when the input needs no gradient.
+    /// Pass nil for `dx` when the input needs no gradient. A bfloat16 engine rounds each of the three to
+    /// bfloat16 before it is added, as autograd's bfloat16 gradients of torch.autocast's linear are.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func backward<Element: GEMMElement>(
         _ dy: UnsafePointer<Element>, input x: UnsafePointer<Element>, weight: UnsafePointer<Element>,
         dInput dx: UnsafeMutablePointer<Float>?, accumulateInput: Bool = false,
@@ -26,7 +31,17 @@ public enum Linear {
         rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
     ) {
         engine.multiply(dy, x, into: dWeight, m: outFeatures, n: inFeatures, k: n, transposeA: true, beta: 1)
-        if let dBias { VectorMath.addColumnSums(dy, rows: n, columns: outFeatures, into: dBias) }
+        if let dBias {
+            if engine.precision == .bf16 {
+                var sums = [Float](repeating: 0, count: outFeatures)
+                sums.withUnsafeMutableBufferPointer { sums in
+                    VectorMath.addColumnSums(dy, rows: n, columns: outFeatures, into: sums.baseAddress!)
+                    BFloat16.addRounded(sums.baseAddress!, into: dBias, keeping: 1, count: outFeatures)
+                }
+            } else {
+                VectorMath.addColumnSums(dy, rows: n, columns: outFeatures, into: dBias)
+            }
+        }
         if let dx {
             engine.multiply(dy, weight, into: dx, m: n, n: inFeatures, k: outFeatures, beta: accumulateInput ? 1 : 0)
         }

@@ -30,6 +30,8 @@ extension GEMMEngine {
     /// (decoding is bound by the bytes of A, which bfloat16 halves). bfloat16 products are exact in float32
     /// and accumulated there, as a bfloat16 GEMM does. The rows are cut into fixed blocks of `matvecBlock`,
     /// each computed on one thread of the pool, so the bits do not depend on the thread count.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public func multiplyVector<Element: GEMMElement>(
         _ a: UnsafePointer<Element>, _ x: UnsafePointer<Element>, into y: UnsafeMutablePointer<Float>,
         rows: Int, columns: Int, beta: Float = 0, lda: Int? = nil

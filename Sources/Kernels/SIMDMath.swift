@@ -129,6 +129,8 @@ public enum VectorMath {
     /// Column sums of a [rows, columns] matrix with row stride `stride` (float32, or bfloat16 widened),
     /// added into `sums[columns]`. Parallel over column ranges; each column adds its rows in order, so the
     /// result does not depend on the thread count.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
     public static func addColumnSums<Element: GEMMElement>(_ matrix: UnsafePointer<Element>, rows: Int, columns: Int,
                                                            stride: Int? = nil, into sums: UnsafeMutablePointer<Float>) {
         let stride = stride ?? columns
