@@ -123,7 +123,7 @@ public struct DoctorReport: Codable, Sendable {
                     let a = (0..<m * k).map { _ in Float(generator.nextUniform() * 2 - 1) }
                     let b = (0..<k * n).map { _ in Float(generator.nextUniform() * 2 - 1) }
                     var c = [Float](repeating: 0, count: m * n)
-                    Kernels.matmul(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+                    GEMMEngine.float32.multiply(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
                     for i in 0..<m {
                         for j in 0..<n {
                             var exact = 0.0, magnitude = 0.0

@@ -70,7 +70,7 @@ public enum GenerationBenchmark {
         guard prompt.count + options.newTokens <= model.config.maxPositionEmbeddings else {
             throw BenchmarkOptionError(message: "bench generate: \(prompt.count) + \(options.newTokens) tokens exceed max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
-        let cache = try KVCache(config: model.config, capacity: prompt.count + options.newTokens)
+        let cache = try KVCache(for: model, capacity: prompt.count + options.newTokens)
         var prefills: [Double] = [], totals: [Double] = []
         var tokens: [Int32] = []
         for run in 0..<(options.warmup + options.repeats) {

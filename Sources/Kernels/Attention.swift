@@ -74,14 +74,15 @@ public enum Attention {
         public let length: Int
         public let workers: Int
         let buffer: FloatBuffer
-        let rounded: BFloat16Buffer
+        /// bfloat16 tiles (empty for float32).
+        let rounded: FloatBuffer
 
         public init(length: Int, workers: Int, precision: Precision = .fp32) {
             self.length = length
             self.workers = max(1, workers)
             let tile = Attention.tileSize * max(1, length)
             buffer = FloatBuffer(count: self.workers * 2 * tile)
-            rounded = BFloat16Buffer(count: precision == .bf16 ? self.workers * tile : 0)
+            rounded = FloatBuffer(count: precision == .bf16 ? self.workers * tile : 0, of: BFloat16.self)
         }
 
         func scores(_ slot: Int) -> UnsafeMutablePointer<Float> { buffer.pointer + slot * 2 * Attention.tileSize * length }
@@ -91,8 +92,8 @@ public enum Attention {
         /// the slot's bfloat16 tile.
         func asInputs<Element: GEMMElement>(_ values: UnsafeMutablePointer<Float>, count: Int, slot: Int) -> UnsafePointer<Element> {
             if Element.precision == .fp32 { return UnsafeRawPointer(values).assumingMemoryBound(to: Element.self) }
-            precondition(rounded.count >= (slot + 1) * Attention.tileSize * length, "Attention scratch was planned for float32")
-            let target = rounded.pointer + slot * Attention.tileSize * length
+            precondition(rounded.count * 2 >= (slot + 1) * Attention.tileSize * length, "Attention scratch was planned for float32")
+            let target = rounded.elements(BFloat16.self) + slot * Attention.tileSize * length
             BFloat16.convert(values, into: target, count: count)
             return UnsafeRawPointer(target).assumingMemoryBound(to: Element.self)
         }

@@ -123,29 +123,24 @@ extension BFloat16 {
     }
 }
 
-/// bfloat16 storage owned by one object, 64-byte aligned, zero-filled: the bfloat16 copies of weights and
-/// the activations mixed-precision GEMMs read.
-public final class BFloat16Buffer {
-    public let count: Int
-    public let pointer: UnsafeMutablePointer<BFloat16>
-    /// Two bfloat16 values per float of the backing store.
-    private let storage: FloatBuffer
-
-    public init(count: Int) {
-        precondition(count >= 0, "BFloat16Buffer: negative count \(count)")
-        self.count = count
-        storage = FloatBuffer(count: (count + 1) / 2)
-        pointer = UnsafeMutableRawPointer(storage.pointer).bindMemory(to: BFloat16.self, capacity: max(1, count))
+extension FloatBuffer {
+    /// Storage for `count` values of a GEMM element type: float32, or bfloat16 two to a float (the bfloat16
+    /// copies of weights, the activations mixed-precision GEMMs read).
+    public convenience init<Element: GEMMElement>(count: Int, of _: Element.Type) {
+        self.init(count: (count * MemoryLayout<Element>.stride + 3) / 4)
     }
 
-    /// Rounds `count` floats from `source` into this buffer, in parallel.
-    public func fill(from source: UnsafePointer<Float>) {
-        let target = pointer
+    /// The storage as values of `Element`.
+    public func elements<Element: GEMMElement>(_: Element.Type = Element.self) -> UnsafeMutablePointer<Element> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Element.self)
+    }
+}
+
+extension BFloat16 {
+    /// dst[i] = BFloat16(src[i]) for i < count, in parallel.
+    public static func round(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<BFloat16>, count: Int) {
         Parallel.forEach(count, minimumChunk: 1 << 16) { part in
-            BFloat16.convert(source + part.lowerBound, into: target + part.lowerBound, count: part.count)
+            convert(src + part.lowerBound, into: dst + part.lowerBound, count: part.count)
         }
     }
-
-    /// The values widened to float32 (for tests and small buffers).
-    public var floats: [Float] { (0..<count).map { pointer[$0].float } }
 }

@@ -2,7 +2,6 @@ import COpenBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// The library that multiplies one tile.
 public enum GEMMBackend: String, CaseIterable, Sendable, Codable {
@@ -64,23 +63,15 @@ public struct GEMMEngine: Sendable, Hashable, CustomStringConvertible {
         [(GEMMBackend.openblas, Precision.fp32), (.onednn, .fp32), (.onednn, .bf16)].compactMap { try? GEMMEngine(backend: $0, precision: $1) }
     }
 
-    /// The float32 engine on the process's backend: what `matmul` runs on.
-    public static var float32: GEMMEngine { try! GEMMEngine(backend: .current) }
+    /// The default engine: float32 on oneDNN (which ToolTune always links), what models and kernels use
+    /// until told otherwise.
+    public static let float32 = try! GEMMEngine(backend: .onednn)
 
     /// OpenBLAS keeps one thread count for the whole process: tiles are single-threaded library calls, so
     /// it is 1 for good (a BLAS call may never split a tile).
     static let prepareLibraries: Void = { openblas_set_num_threads(1) }()
 }
 
-extension GEMMBackend {
-    /// The backend of this process's GEMMs (the job's choice; oneDNN until set).
-    public static var current: GEMMBackend {
-        get { currentBackend.withLock { $0 } }
-        set { currentBackend.withLock { $0 = newValue } }
-    }
-
-    private static let currentBackend = Mutex(GEMMBackend.onednn)
-}
 
 /// A GEMM input's element type: Float for float32 engines, BFloat16 for bfloat16 ones. Kernels that write
 /// GEMM inputs (LayerNorm, ReLU, dropout) or read them (bias gradients, ReLU masks) are generic over it.

@@ -80,13 +80,16 @@ public enum GEMMBenchmark {
                 let c = FloatBuffer(count: shape.m * shape.n)
                 for i in 0..<a.count { a[i] = Float(rng.nextUniform() - 0.5) }
                 for i in 0..<b.count { b[i] = Float(rng.nextUniform() - 0.5) }
-                let a16 = engine.precision == .bf16 ? BFloat16Buffer(count: a.count) : nil
-                let b16 = engine.precision == .bf16 ? BFloat16Buffer(count: b.count) : nil
-                a16?.fill(from: a.pointer)
-                b16?.fill(from: b.pointer)
+                let a16 = engine.precision == .bf16 ? FloatBuffer(count: a.count, of: BFloat16.self) : nil
+                let b16 = engine.precision == .bf16 ? FloatBuffer(count: b.count, of: BFloat16.self) : nil
+                if let a16, let b16 {
+                    BFloat16.round(a.pointer, into: a16.elements(), count: a.count)
+                    BFloat16.round(b.pointer, into: b16.elements(), count: b.count)
+                }
                 func once() {
                     if let a16, let b16 {
-                        engine.multiply(a16.pointer, b16.pointer, into: c.pointer, m: shape.m, n: shape.n, k: shape.k,
+                        engine.multiply(a16.elements(BFloat16.self), b16.elements(BFloat16.self), into: c.pointer,
+                                        m: shape.m, n: shape.n, k: shape.k,
                                         transposeA: shape.transposeA, transposeB: shape.transposeB)
                     } else {
                         engine.multiply(a.pointer, b.pointer, into: c.pointer, m: shape.m, n: shape.n, k: shape.k,

@@ -2,17 +2,17 @@
 /// weights are in the engine's precision (float32, or bfloat16 copies for mixed precision); outputs and
 /// gradients are float32.
 public enum Linear {
-    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil). One row (a
-    /// decoding step) is a matrix-vector product.
-    @_specialize(exported: true, where Element == Float)
-    @_specialize(exported: true, where Element == BFloat16)
-    public static func forward<Element: GEMMElement>(
+    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil); y may be bfloat16
+    /// for a bfloat16 engine. One row (a decoding step) is a matrix-vector product.
+    @_specialize(exported: true, where Element == Float, Output == Float)
+    @_specialize(exported: true, where Element == BFloat16, Output == Float)
+    @_specialize(exported: true, where Element == BFloat16, Output == BFloat16)
+    public static func forward<Element: GEMMElement, Output: GEMMElement>(
         _ x: UnsafePointer<Element>, weight: UnsafePointer<Element>, bias: UnsafePointer<Float>?,
-        into y: UnsafeMutablePointer<Float>, rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
+        into y: UnsafeMutablePointer<Output>, rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
     ) {
         if n == 1 {
-            if let bias { y.update(from: bias, count: outFeatures) }
-            engine.multiplyVector(weight, x, into: y, rows: outFeatures, columns: inFeatures, beta: bias == nil ? 0 : 1)
+            engine.multiplyVector(weight, x, into: y, rows: outFeatures, columns: inFeatures, bias: bias)
             return
         }
         engine.multiply(x, weight, into: y, m: n, n: outFeatures, k: inFeatures, transposeB: true, bias: bias)
@@ -20,13 +20,15 @@ public enum Linear {
 
     /// Gradients of `forward`, given dy[n, out] and the forward input x[n, in]:
     /// dW[out, in] += dy^T · x; db[out] += Σ_n dy[n, :]; dx[n, in] = dy · W (or += with `accumulateInput`).
-    /// Pass nil for `dx` when the input needs no gradient. A bfloat16 engine rounds each of the three to
-    /// bfloat16 before it is added, as autograd's bfloat16 gradients of torch.autocast's linear are.
-    @_specialize(exported: true, where Element == Float)
-    @_specialize(exported: true, where Element == BFloat16)
-    public static func backward<Element: GEMMElement>(
+    /// Pass nil for `dx` when the input needs no gradient; dx may be bfloat16 (not accumulated) for a
+    /// bfloat16 engine. A bfloat16 engine rounds each of the three to bfloat16 before it is added, as
+    /// autograd's bfloat16 gradients of torch.autocast's linear are.
+    @_specialize(exported: true, where Element == Float, Output == Float)
+    @_specialize(exported: true, where Element == BFloat16, Output == Float)
+    @_specialize(exported: true, where Element == BFloat16, Output == BFloat16)
+    public static func backward<Element: GEMMElement, Output: GEMMElement>(
         _ dy: UnsafePointer<Element>, input x: UnsafePointer<Element>, weight: UnsafePointer<Element>,
-        dInput dx: UnsafeMutablePointer<Float>?, accumulateInput: Bool = false,
+        dInput dx: UnsafeMutablePointer<Output>?, accumulateInput: Bool = false,
         dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
         rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
     ) {
