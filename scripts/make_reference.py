@@ -579,10 +579,10 @@ def compute_fixture(name: str, spec: dict) -> dict:
         for n, g in res["grads"].items():
             datasets[f"{base}/grads/{n}"] = g
     for n, p in model.named_parameters():
-        datasets[f"/autocast_bf16/weights/{n}"] = p.detach().to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+        datasets[f"/autocast_bf16/weights/{n}"] = p.detach().to(torch.bfloat16).float().numpy()
     attrs["/autocast_bf16"] = dict(
         autocast='torch.autocast("cpu", dtype=torch.bfloat16) around the forward and loss; backward outside',
-        weights="each parameter's bfloat16 rounding (Tensor.to(torch.bfloat16)), as uint16 bit patterns",
+        weights="each parameter's bfloat16 rounding (Tensor.to(torch.bfloat16)), widened to float32 (exact)",
     )
     attrs["/cases/packed"] = dict(
         reference="each example run separately through HF; loss = sum CE / total target count",

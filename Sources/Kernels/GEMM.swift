@@ -139,8 +139,9 @@ public struct TilePlan: Sendable, Equatable {
 }
 
 extension GEMMEngine {
-    /// C[m, n] = alpha * op(A) op(B) + beta * C, plus `bias[n]` on every row when given (then beta must be
-    /// 0; the bias is added to each finished sum, as torch's addmm). op(A) is [m, k] (A stored [k, m] with
+    /// C[m, n] = alpha * op(A) op(B) + beta * C, plus `bias[n]` on every row when given (in the inputs'
+    /// precision, as torch.autocast casts a linear's bias; then beta must be 0; the bias is added to each
+    /// finished sum, as torch's addmm). op(A) is [m, k] (A stored [k, m] with
     /// `transposeA`), op(B) is [k, n] (B stored [n, k] with `transposeB`); leading dimensions default to
     /// packed rows and may be wider to address a block of a larger matrix.
     ///
@@ -155,7 +156,7 @@ extension GEMMEngine {
     public func multiply<Element: GEMMElement, Output: GEMMElement>(
         _ a: UnsafePointer<Element>, _ b: UnsafePointer<Element>, into c: UnsafeMutablePointer<Output>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
-        alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
+        alpha: Float = 1, beta: Float = 0, bias: UnsafePointer<Element>? = nil,
         lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, rounding: Bool = true, parallel: Bool = true
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "GEMM: negative dimension m=\(m) n=\(n) k=\(k)")
@@ -166,7 +167,8 @@ extension GEMMEngine {
         if m == 0 || n == 0 { return }
         let call = TileCall(engine: self, a: UnsafeRawPointer(a), b: UnsafeRawPointer(b), c: UnsafeMutableRawPointer(c),
                             roundedOutput: Output.precision == .bf16, m: m, n: n, k: k,
-                            transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias,
+                            transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta,
+                            bias: bias.map(UnsafeRawPointer.init),
                             lda: lda ?? (transposeA ? m : k), ldb: ldb ?? (transposeB ? k : n), ldc: ldc ?? n,
                             rounding: precision == .bf16 && rounding)
         let plan = TilePlan(m: m, n: n)
@@ -190,7 +192,8 @@ struct TileCall: @unchecked Sendable {
     let m: Int, n: Int, k: Int
     let transposeA: Bool, transposeB: Bool
     let alpha: Float, beta: Float
-    let bias: UnsafePointer<Float>?
+    /// [n] in the engine's precision.
+    let bias: UnsafeRawPointer?
     let lda: Int, ldb: Int, ldc: Int
     /// Round each finished sum to bfloat16 (bf16 engines).
     let rounding: Bool
@@ -223,7 +226,7 @@ struct TileCall: @unchecked Sendable {
             let sums = ThreadScratch.floats(rows * columns)
             OneDNN.matmulBF16(.init(m: rows, n: columns, k: k, transposeA: transposeA, transposeB: transposeB,
                                     lda: lda, ldb: ldb, ldc: columns, alpha: alpha, beta: 0, bias: bias != nil),
-                              a: aTile, b: bTile, c: sums, bias: bias.map { $0 + j0 })
+                              a: aTile, b: bTile, c: sums, bias: bias.map { $0 + 2 * j0 })
             for r in 0..<rows {
                 let row = sums + r * columns
                 if roundedOutput {
@@ -244,7 +247,7 @@ struct TileCall: @unchecked Sendable {
 
     /// The bias of columns j0 ..< j0 + columns added to a finished float32 tile, while it is in cache.
     private func addBias(_ tile: UnsafeMutablePointer<Float>, ld: Int, j0: Int, rows: Int, columns: Int) {
-        guard let bias else { return }
+        guard let bias = bias?.assumingMemoryBound(to: Float.self) else { return }
         for r in 0..<rows { VectorMath.add(bias + j0, into: tile + r * ld, columns) }
     }
 }

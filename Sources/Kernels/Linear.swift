@@ -2,13 +2,13 @@
 /// weights are in the engine's precision (float32, or bfloat16 copies for mixed precision); outputs and
 /// gradients are float32.
 public enum Linear {
-    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil); y may be bfloat16
-    /// for a bfloat16 engine. One row (a decoding step) is a matrix-vector product.
+    /// y[n, out] = x[n, in] · W[out, in]^T + b[out] (no bias term when `bias` is nil; the bias in the
+    /// inputs' precision, as autocast casts it); y may be bfloat16 for a bfloat16 engine. One row (a decoding step) is a matrix-vector product.
     @_specialize(exported: true, where Element == Float, Output == Float)
     @_specialize(exported: true, where Element == BFloat16, Output == Float)
     @_specialize(exported: true, where Element == BFloat16, Output == BFloat16)
     public static func forward<Element: GEMMElement, Output: GEMMElement>(
-        _ x: UnsafePointer<Element>, weight: UnsafePointer<Element>, bias: UnsafePointer<Float>?,
+        _ x: UnsafePointer<Element>, weight: UnsafePointer<Element>, bias: UnsafePointer<Element>?,
         into y: UnsafeMutablePointer<Output>, rows n: Int, inFeatures: Int, outFeatures: Int, engine: GEMMEngine = .float32
     ) {
         if n == 1 {

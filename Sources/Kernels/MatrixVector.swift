@@ -1,7 +1,7 @@
 import COpenBLAS
 
 extension GEMMEngine {
-    /// y[rows] = A x (+ bias) for a row-major A [rows, columns] (leading dimension `lda`) and x in the
+    /// y[rows] = A x (+ bias) for a row-major A [rows, columns] (leading dimension `lda`), x and the bias in the
     /// engine's precision: one token through a layer, which a GEMM does several times slower (decoding is
     /// bound by the bytes of A, which bfloat16 halves). bfloat16 products are exact in float32 and summed
     /// there; as with `multiply`, a bfloat16 engine rounds each result to bfloat16, and y may be bfloat16.
@@ -12,7 +12,7 @@ extension GEMMEngine {
     @_specialize(exported: true, where Element == BFloat16, Output == BFloat16)
     public func multiplyVector<Element: GEMMElement, Output: GEMMElement>(
         _ a: UnsafePointer<Element>, _ x: UnsafePointer<Element>, into y: UnsafeMutablePointer<Output>,
-        rows: Int, columns: Int, bias: UnsafePointer<Float>? = nil, lda: Int? = nil
+        rows: Int, columns: Int, bias: UnsafePointer<Element>? = nil, lda: Int? = nil
     ) {
         precondition(rows >= 0 && columns >= 0, "matvec: negative dimension rows=\(rows) columns=\(columns)")
         precondition(Element.precision == precision, "matvec: \(Element.precision.rawValue) matrix on a \(self) engine")
@@ -26,6 +26,7 @@ extension GEMMEngine {
             let a = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self)
             let x = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self)
             let y = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            let bias = bias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }
             Parallel.forEachItem(blocks, slots: blocks) { block, _ in
                 let start = block * matvecBlock, count = min(matvecBlock, rows - start)
                 if let bias { (y + start).update(from: bias + start, count: count) }
@@ -40,7 +41,7 @@ extension GEMMEngine {
                 Parallel.forEachItem(blocks, slots: blocks) { block, _ in
                     let start = block * matvecBlock
                     for r in start..<min(start + matvecBlock, rows) {
-                        let sum = Self.dot(a + r * lda, xr, columns) + (bias?[r] ?? 0)
+                        let sum = Self.dot(a + r * lda, xr, columns) + (bias?[r].floatValue ?? 0)
                         y[r] = Output(BFloat16(sum).float)
                     }
                 }

@@ -59,13 +59,13 @@ enum OneDNN {
         let transposeA: Bool, transposeB: Bool
         let lda: Int, ldb: Int, ldc: Int
         let alpha: Float, beta: Float
-        /// A float32 bias [n] added to every row.
+        /// A bfloat16 bias [n] added to every row.
         let bias: Bool
     }
 
     /// C = alpha * op(A) op(B) + beta * C (+ bias) with A and B in bfloat16, on the calling thread.
     static func matmulBF16(_ shape: MatmulShape, a: UnsafeRawPointer, b: UnsafeRawPointer, c: UnsafeMutablePointer<Float>,
-                           bias: UnsafePointer<Float>?) {
+                           bias: UnsafeRawPointer?) {
         let state = CallerState.current
         let primitive = state.primitive(shape)
         var memories: [dnnl_memory_t?] = []
@@ -90,7 +90,7 @@ enum OneDNN {
 
 /// A bfloat16 matmul primitive for one `MatmulShape`: strided bf16 A [m, k] and B [k, n] (transposes are
 /// strides), float32 C [m, n] with leading dimension ldc, alpha as the output scale, beta as a sum post-op,
-/// an optional float32 bias. Each thread keeps its own (`CallerState.primitive`), so looking one up takes
+/// an optional bfloat16 bias. Each thread keeps its own (`CallerState.primitive`), so looking one up takes
 /// no lock (oneDNN's own primitive cache shares the generated code); each execution brings the caller's
 /// scratchpad (oneDNN's user scratchpad mode).
 final class MatmulPrimitive {
@@ -117,7 +117,7 @@ final class MatmulPrimitive {
         describe(0, rows: s.m, columns: s.k, type: dnnl_bf16, transposed: s.transposeA, ld: s.lda)
         describe(1, rows: s.k, columns: s.n, type: dnnl_bf16, transposed: s.transposeB, ld: s.ldb)
         describe(2, rows: s.m, columns: s.n, type: dnnl_f32, transposed: false, ld: s.ldc)
-        if s.bias { describe(4, rows: 1, columns: s.n, type: dnnl_f32, transposed: false, ld: s.n) }
+        if s.bias { describe(4, rows: 1, columns: s.n, type: dnnl_bf16, transposed: false, ld: s.n) }
         var operation = dnnl_matmul_desc_t()
         check(dnnl_matmul_desc_init(&operation, descriptors, descriptors + 1, s.bias ? descriptors + 4 : nil, descriptors + 2),
               "describing a matmul")

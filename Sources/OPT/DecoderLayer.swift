@@ -66,11 +66,11 @@ extension OPTModel {
         } else {
             input = Element.inputs(x, count: n * h, scratch: b.linearInput)
         }
-        Linear.forward(input, weight: wt + L.qkvWeight, bias: p + L.qkvBias, into: b.qkv, rows: n, inFeatures: h,
+        Linear.forward(input, weight: wt + L.qkvWeight, bias: wt + L.qkvBias, into: b.qkv, rows: n, inFeatures: h,
                        outFeatures: 3 * h, engine: engine)
         scaleQueries(b.qkv, rows: n, hidden: h)
         attend(b.qkv, b.attention)
-        Linear.forward(b.attention, weight: wt + L.outWeight, bias: p + L.outBias, into: b.branch, rows: n,
+        Linear.forward(b.attention, weight: wt + L.outWeight, bias: wt + L.outBias, into: b.branch, rows: n,
                        inFeatures: h, outFeatures: h, engine: engine)
         addResidual(b.branch, x, b.residual1, DropoutSite.attention(l))
         if preLN { return b.residual1 }
@@ -137,10 +137,10 @@ extension OPTModel {
         } else {
             fc1Input = Element.inputs(input, count: n * h, scratch: b.linearInput)
         }
-        Linear.forward(fc1Input, weight: wt + L.fc1Weight, bias: p + L.fc1Bias, into: b.fcHidden, rows: n,
+        Linear.forward(fc1Input, weight: wt + L.fc1Weight, bias: wt + L.fc1Bias, into: b.fcHidden, rows: n,
                        inFeatures: h, outFeatures: f, engine: engine)
         ReLU.forward(b.fcHidden, count: n * f)
-        Linear.forward(b.fcHidden, weight: wt + L.fc2Weight, bias: p + L.fc2Bias, into: b.branch, rows: n,
+        Linear.forward(b.fcHidden, weight: wt + L.fc2Weight, bias: wt + L.fc2Bias, into: b.branch, rows: n,
                        inFeatures: f, outFeatures: h, engine: engine)
         if preLN {
             addResidual(b.branch, input, b.output, DropoutSite.mlp(l))

@@ -103,7 +103,7 @@ let engines = GEMMEngine.available
         var rng = SplitMix64(seed: 3)
         let (m, n, k) = (37, 1300, 515)
         let a = randomMatrix(m * k, &rng).map(BFloat16.init), b = randomMatrix(k * n, &rng).map(BFloat16.init)
-        let bias = randomMatrix(n, &rng), c0 = randomMatrix(m * n, &rng)
+        let bias = randomMatrix(n, &rng).map(BFloat16.init), c0 = randomMatrix(m * n, &rng)
         var sums = [Float](repeating: .nan, count: m * n)
         engine.multiply(a, b, into: &sums, m: m, n: n, k: k, transposeB: true, rounding: false)
         let (exact, size) = naiveProduct(a.map(\.float), b.map(\.float), m: m, n: n, k: k, transposeA: false,
@@ -121,7 +121,7 @@ let engines = GEMMEngine.available
         #expect(zip(sums, halves).allSatisfy { BFloat16($0) == $1 })
         #expect((0..<(m * n)).allSatisfy { accumulated[$0] == c0[$0] + BFloat16(sums[$0]).float })
         // The bias joins the float32 sum before the rounding (one rounding of sum + bias).
-        #expect((0..<(m * n)).allSatisfy { abs(biased[$0] - BFloat16(sums[$0] + bias[$0 % n]).float) <= abs(biased[$0]) * 0x1p-7 })
+        #expect((0..<(m * n)).allSatisfy { abs(biased[$0] - BFloat16(sums[$0] + bias[$0 % n].float).float) <= abs(biased[$0]) * 0x1p-7 })
     }
 
     /// A column block of a wider matrix, as attention reads one head out of [T, 3*hidden].

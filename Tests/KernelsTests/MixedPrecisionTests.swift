@@ -64,8 +64,8 @@ import Testing
         let (rows, columns) = (1300, 300)
         let a = (0..<(rows * columns)).map { _ in Float(rng.nextUniform() * 2 - 1) }
         let x = (0..<columns).map { _ in Float(rng.nextUniform() * 2 - 1) }
-        let bias = (0..<rows).map { _ in Float(rng.nextUniform()) }
-        let read = { (v: [Float]) in engine.precision == .bf16 ? v.map { BFloat16($0).float } : v }
+        let read = { (v: [Float]) -> [Float] in engine.precision == .bf16 ? v.map { BFloat16($0).float } : v }
+        let bias = read((0..<rows).map { _ in Float(rng.nextUniform()) })
         let (ar, xr) = (read(a), read(x))
         let saved = Parallel.threadCount
         defer { Parallel.threadCount = saved }
@@ -75,7 +75,8 @@ import Testing
             var y = [Float](repeating: .nan, count: rows)
             switch engine.precision {
             case .fp32: engine.multiplyVector(a, x, into: &y, rows: rows, columns: columns, bias: bias)
-            case .bf16: engine.multiplyVector(a.map(BFloat16.init), x.map(BFloat16.init), into: &y, rows: rows, columns: columns, bias: bias)
+            case .bf16: engine.multiplyVector(a.map(BFloat16.init), x.map(BFloat16.init), into: &y, rows: rows, columns: columns,
+                                              bias: bias.map(BFloat16.init))
             }
             results.append(y)
         }
@@ -84,8 +85,9 @@ import Testing
         for r in 0..<rows {
             var exact = Double(bias[r]), size = Double(bias[r])
             for c in 0..<columns {
-                exact += Double(ar[r * columns + c]) * Double(xr[c])
-                size += abs(Double(ar[r * columns + c]) * Double(xr[c]))
+                let product = Double(ar[r * columns + c]) * Double(xr[c])
+                exact += product
+                size += abs(product)
             }
             #expect(abs(Double(results[0][r]) - exact) <= bound * size, "row \(r)")
         }
