@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "ToolBench", dependencies: ["JSON"]),
         .target(name: "Reporting"),
         // The job file: its schema, read from text alone.
-        .target(name: "Job", dependencies: ["OPT", "ToolBench", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Job", dependencies: ["OPT", "Kernels", "ToolBench", .product(name: "Yams", package: "Yams")]),
         // Model files shared with other tools: ToolTune's /model, Hugging Face folders.
         .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "Reporting",
                                                 .product(name: "Yams", package: "Yams")]),
@@ -61,11 +61,11 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "Kernels", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Job", "Preflight", "Storage", "ToolBench", "Tokenizer", "Kernels",
                                                       "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Storage", "Tokenizer", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Storage", "ToolBench", "Tokenizer",
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Kernels", "Storage", "ToolBench", "Tokenizer",
                                                           "TestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "OPT", "Kernels", "Storage", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Interop"]),

@@ -21,8 +21,12 @@ public enum TrainStepBenchmark {
         public var warmup: Int
         public var threads: Int
         public var seed: UInt64
+        public var precision: Precision
+        /// nil: `compute.gemm: auto`.
+        public var gemm: GEMMBackend?
 
-        public init(preset: String, batch: Int, seq: Int, steps: Int, warmup: Int, threads: Int, seed: UInt64) {
+        public init(preset: String, batch: Int, seq: Int, steps: Int, warmup: Int, threads: Int, seed: UInt64,
+                    precision: Precision = .fp32, gemm: GEMMBackend? = nil) {
             self.preset = preset
             self.batch = batch
             self.seq = seq
@@ -30,6 +34,8 @@ public enum TrainStepBenchmark {
             self.warmup = warmup
             self.threads = threads
             self.seed = seed
+            self.precision = precision
+            self.gemm = gemm
         }
     }
 
@@ -60,6 +66,10 @@ public enum TrainStepBenchmark {
         public var buildSeconds: Double
         public var peakRSSMegabytes: Double
         public var blasCore: String
+        /// fp32 or bf16; the GEMM backend; the kernels it ran (oneDNN's instruction set or OpenBLAS's core).
+        public var precision: String
+        public var gemm: String
+        public var kernels: String
 
         enum CodingKeys: String, CodingKey {
             case framework, preset, batch, seq, steps, warmup, threads, params
@@ -78,6 +88,7 @@ public enum TrainStepBenchmark {
             case buildSeconds = "build_s"
             case peakRSSMegabytes = "peak_rss_mb"
             case blasCore = "blas_core"
+            case precision, gemm, kernels
         }
     }
 
@@ -110,12 +121,14 @@ public enum TrainStepBenchmark {
             throw BenchmarkOptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 2 <= --seq <= \(config.maxPositionEmbeddings)")
         }
         useThreads(options.threads)
+        let engine = try JobSpec.ComputeSpec(gemm: options.gemm).engine(options.precision, field: "--precision")
         let comm = try Communicator.world()
         guard comm.size == 1 else {
             throw BenchmarkOptionError(message: "bench train-step times one rank; under mpirun, time `train` or `bench allreduce`")
         }
         let buildStart = Date()
         let model = try OPTModel(config: config, seed: options.seed)
+        model.use(engine)
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let (b, t) = (options.batch, options.seq)
         let steps = options.warmup + options.steps
@@ -147,7 +160,9 @@ public enum TrainStepBenchmark {
                       tokensPerSecond: tokens / s, gflopsForward: flops.forward * tokens / f / 1e9,
                       gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
                       gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
-                      peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName)
+                      peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName,
+                      precision: engine.precision.rawValue, gemm: engine.backend.rawValue,
+                      kernels: engine.backend == .onednn ? GEMMEngine.oneDNNInstructionSet : BLAS.coreName)
     }
 
     /// The human-readable report, laid out as bench_pytorch.py's.
@@ -155,7 +170,7 @@ public enum TrainStepBenchmark {
         func ms(_ s: Double) -> String { String(format: "%10.1f ms", s * 1e3) }
         func rate(_ g: Double) -> String { String(format: "%8.1f GFLOP/s", g) }
         return [
-            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmulParams.formatted()) in matmuls incl. lm_head); fp32, dropout 0.1, \(r.threads) threads, OpenBLAS \(r.blasCore)",
+            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmulParams.formatted()) in matmuls incl. lm_head); \(r.precision), dropout 0.1, \(r.threads) threads, GEMMs on \(r.gemm) (\(r.kernels))",
             "batch \(r.batch) x seq \(r.seq) = \(r.batch * r.seq) tokens/step; medians over \(r.steps) steps after \(r.warmup) warmup",
             "  forward+loss \(ms(r.forwardSeconds))  \(rate(r.gflopsForward))",
             "  backward     \(ms(r.backwardSeconds))  \(rate(r.gflopsBackward))   (incl. zeroing gradients)",

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Interop
 import Job
+import Kernels
 import OPT
 import Tokenizer
 import ToolBench
@@ -103,11 +104,14 @@ public final class Evaluator {
     public let cases: EvalCases
     public let limit: Int?
     public let settings: GenerationSettings
+    /// eval.precision on compute.gemm's backend.
+    public let engine: GEMMEngine
 
     public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?) throws {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
+        engine = try job.compute.engine(job.eval.precision, field: "\(job.file): eval.precision")
         settings = GenerationSettings(maxNewTokens: job.eval.maxNewTokens, temperature: job.eval.temperature,
                                       topP: job.eval.topP, stop: job.eval.stop)
         guard job.eval.maxNewTokens < job.data.maxSeqLen else {
@@ -125,6 +129,7 @@ public final class Evaluator {
             throw EvalError("\(path) was trained with tokenizer \(sha), but \(job.file)'s tokenizer (\(job.tokenizer.path)) is \(tokenizer.sha256)")
         }
         let model = try ModelCheckpoint.load(path)
+        model.use(engine)
         guard job.data.maxSeqLen <= model.config.maxPositionEmbeddings else {
             throw EvalError("\(path): data.max_seq_len \(job.data.maxSeqLen) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }

@@ -24,14 +24,13 @@ public struct BFloat16: Sendable, Equatable, Hashable {
 }
 
 extension BFloat16 {
-    /// 16 floats rounded as `init(_:)` rounds one.
+    /// 16 floats rounded as `init(_:)` rounds one. (NaN is found with a float comparison: Swift lowers
+    /// unsigned integer vector comparisons to a scalar loop on x86-64's baseline SSE2.)
     @inlinable @inline(__always)
     public static func round(_ values: SIMD16<Float>) -> SIMD16<UInt16> {
         let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
-        // NaN: every exponent bit set and a nonzero mantissa.
-        let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
         let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-        return SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: nan))
+        return SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: values .!= values))
     }
 
     /// Stores 16 floats rounded to bfloat16 at `dst`.

@@ -58,6 +58,11 @@ public struct GEMMEngine: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(backend.rawValue) \(precision.rawValue)" }
 
+    /// oneDNN's version, e.g. "2.6.3".
+    public static var oneDNNVersion: String { OneDNN.version }
+    /// The instruction set oneDNN's kernels use on this CPU, e.g. "avx512_core_bf16".
+    public static var oneDNNInstructionSet: String { OneDNN.instructionSet }
+
     /// Every engine this machine can run, float32 first.
     public static var available: [GEMMEngine] {
         [(GEMMBackend.openblas, Precision.fp32), (.onednn, .fp32), (.onednn, .bf16)].compactMap { try? GEMMEngine(backend: $0, precision: $1) }
@@ -66,6 +71,16 @@ public struct GEMMEngine: Sendable, Hashable, CustomStringConvertible {
     /// The default engine: float32 on oneDNN (which ToolTune always links), what models and kernels use
     /// until told otherwise.
     public static let float32 = try! GEMMEngine(backend: .onednn)
+
+    /// What `compute.gemm: auto` runs on: oneDNN, unless its products fail the self-check on this node
+    /// (then OpenBLAS). A fixed rule rather than a timing race, so that a run's bits do not depend on how
+    /// busy the node was when it started; oneDNN's sgemm was 2x OpenBLAS's Haswell kernels and 1.1x its
+    /// AVX-512 ones here (`tooltune bench gemm`, `tooltune doctor` print both), and it is the only bf16
+    /// backend.
+    public static let automaticBackend: GEMMBackend = {
+        let check = GEMMSelfCheck.run(try! GEMMEngine(backend: .onednn), threads: [1])
+        return check.problems.isEmpty ? .onednn : .openblas
+    }()
 
     /// OpenBLAS keeps one thread count for the whole process: tiles are single-threaded library calls, so
     /// it is 1 for good (a BLAS call may never split a tile).

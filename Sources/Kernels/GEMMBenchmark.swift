@@ -112,7 +112,7 @@ public enum GEMMBenchmark {
             stepGFLOPS[engine.description] = stepFlops / stepSeconds / 1e9
         }
         return Result(threads: threads, repeats: repeats, cpu: cpuModel(), blasCore: BLAS.coreName,
-                      onednnISA: OneDNN.instructionSet, measurements: measurements, stepGFLOPS: stepGFLOPS)
+                      onednnISA: GEMMEngine.oneDNNInstructionSet, measurements: measurements, stepGFLOPS: stepGFLOPS)
     }
 
     /// A table: one row per shape, one GFLOP/s column per engine, and the step-weighted total.

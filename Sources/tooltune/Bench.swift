@@ -25,16 +25,21 @@ struct Bench: ParsableCommand {
         var steps = 5
         @Option(help: "Untimed steps first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Seed of the weights, tokens and dropout masks.")
         var seed: UInt64 = 0
+        @Option(help: "fp32, or bf16 mixed precision (a job's train.precision).")
+        var precision: Precision = .fp32
+        @Option(help: "The GEMM backend: auto, openblas or onednn (a job's compute.gemm).")
+        var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
-                                                          warmup: warmup, threads: threads, seed: seed))
+                                                          warmup: warmup, threads: threads, seed: seed, precision: precision,
+                                                          gemm: try gemmBackend(gemm)))
             try printResult(result, json: json, report: TrainStepBenchmark.report)
         }
     }
@@ -54,14 +59,19 @@ struct Bench: ParsableCommand {
         var repeats = 3
         @Option(help: "Untimed runs first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "fp32, or bf16 (a job's eval.precision).")
+        var precision: Precision = .fp32
+        @Option(help: "The GEMM backend: auto, openblas or onednn (a job's compute.gemm).")
+        var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the summary.")
         var json = false
 
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
-                                                           repeats: repeats, warmup: warmup, threads: threads))
+                                                           repeats: repeats, warmup: warmup, threads: threads,
+                                                           precision: precision, gemm: try gemmBackend(gemm)))
             try printResult(result, json: json, report: GenerationBenchmark.report)
         }
     }
@@ -128,6 +138,17 @@ extension Bench {
             try printResult(result, json: json, report: GEMMBenchmark.report)
         }
     }
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--gemm`: nil for auto, else a backend.
+func gemmBackend(_ name: String) throws -> GEMMBackend? {
+    if name == "auto" { return nil }
+    guard let backend = GEMMBackend(rawValue: name) else {
+        throw ValidationError("--gemm: expected auto, \(GEMMBackend.allCases.map(\.rawValue).joined(separator: ", ")), found \(name)")
+    }
+    return backend
 }
 
 /// A command's result: one JSON line with sorted keys (what the comparison scripts read), or the report's lines.
