@@ -66,6 +66,10 @@ public enum TrainStepBenchmark {
         public var buildSeconds: Double
         public var peakRSSMegabytes: Double
         public var blasCore: String
+        /// Median CPU seconds of a step (all threads), and the step's FLOPs per CPU-second times the threads:
+        /// the rate on idle cores, which load from other processes does not lower the way it lowers wall time.
+        public var cpuSeconds: Double
+        public var gflopsIdle: Double
         /// fp32 or bf16; the GEMM backend; the kernels it ran (oneDNN's instruction set or OpenBLAS's core).
         public var precision: String
         public var gemm: String
@@ -89,6 +93,8 @@ public enum TrainStepBenchmark {
             case peakRSSMegabytes = "peak_rss_mb"
             case blasCore = "blas_core"
             case precision, gemm, kernels
+            case cpuSeconds = "cpu_s"
+            case gflopsIdle = "gflops_idle"
         }
     }
 
@@ -136,18 +142,21 @@ public enum TrainStepBenchmark {
         let state = TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
                                   stepsPerEpoch: [steps], train: settings, seed: options.seed,
                                   bucketMB: JobSpec.DistributedSpec.defaults.bucketMB, comm: comm)
-        var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = []
+        var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = [], cpu: [Double] = []
         var lastLoss = 0.0
         for step in 0..<steps {
             // One micro-batch of b sequences, as a job with micro_batch_tokens b x seq plans it.
             let plan = StepPlan(epoch: 0, stepInEpoch: step, microBatches: [[Array((step * b)..<((step + 1) * b))]])
+            let cpuStart = ProcessCPUTime.seconds()
             let (metrics, times) = try state.step(plan)
+            let cpuSeconds = ProcessCPUTime.seconds() - cpuStart
             lastLoss = metrics.loss
             if step >= options.warmup {
                 forward.append(times.forward)
                 backward.append(times.backward)
                 update.append(times.update)
                 whole.append(metrics.seconds)
+                cpu.append(cpuSeconds)
             }
         }
         let flops = flopsPerToken(config, seq: t)
@@ -161,6 +170,7 @@ public enum TrainStepBenchmark {
                       gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
                       gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
                       peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName,
+                      cpuSeconds: cpu.median, gflopsIdle: flops.total * tokens / cpu.median * Double(options.threads) / 1e9,
                       precision: engine.precision.rawValue, gemm: engine.backend.rawValue,
                       kernels: engine.backend == .onednn ? GEMMEngine.oneDNNInstructionSet : BLAS.coreName)
     }
@@ -176,6 +186,7 @@ public enum TrainStepBenchmark {
             "  backward     \(ms(r.backwardSeconds))  \(rate(r.gflopsBackward))   (incl. zeroing gradients)",
             "  clip + AdamW \(ms(r.optimizerSeconds))",
             "  whole step   \(ms(r.stepSeconds))  \(rate(r.gflopsStep))  " + String(format: "%.1f tokens/s", r.tokensPerSecond),
+            String(format: "  CPU time     %10.1f s   %8.1f GFLOP/s on idle cores (FLOPs per CPU-second x %d threads)", r.cpuSeconds, r.gflopsIdle, r.threads),
             String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flopsPerTokenForward / 1e6, r.flopsPerTokenForwardBackward / 1e6),
             String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.finalLoss, r.peakRSSMegabytes, r.buildSeconds),
         ]

@@ -24,19 +24,32 @@ public struct BFloat16: Sendable, Equatable, Hashable {
 }
 
 extension BFloat16 {
-    /// 16 floats rounded as `init(_:)` rounds one. (NaN is found with a float comparison: Swift lowers
-    /// unsigned integer vector comparisons to a scalar loop on x86-64's baseline SSE2.)
+    /// 16 floats rounded as `init(_:)` rounds one, as float32 values (their low 16 bits zero). NaN is found
+    /// with a float comparison: Swift lowers unsigned integer vector comparisons to a scalar loop on x86-64's
+    /// baseline SSE2.
     @inlinable @inline(__always)
-    public static func round(_ values: SIMD16<Float>) -> SIMD16<UInt16> {
+    public static func rounded(_ values: SIMD16<Float>) -> SIMD16<Float> {
         let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
-        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-        return SIMD16<UInt16>(truncatingIfNeeded: rounded.replacing(with: 0x7FC0, where: values .!= values))
+        let kept = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) & 0xFFFF_0000
+        return unsafeBitCast(kept.replacing(with: 0x7FC0_0000, where: values .!= values), to: SIMD16<Float>.self)
     }
 
-    /// Stores 16 floats rounded to bfloat16 at `dst`.
+    /// Stores 16 floats rounded to bfloat16 at `dst`. (Element by element: the stdlib's vector
+    /// truncatingIfNeeded is not inlined here and costs a call per 16 values.)
     @inlinable @inline(__always)
     public static func store(_ values: SIMD16<Float>, _ dst: UnsafeMutablePointer<BFloat16>) {
-        UnsafeMutableRawPointer(dst).storeBytes(of: round(values), as: SIMD16<UInt16>.self)
+        let bits = unsafeBitCast(rounded(values), to: SIMD16<UInt32>.self) &>> 16
+        let raw = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt16.self)
+        for i in 0..<16 { raw[i] = UInt16(truncatingIfNeeded: bits[i]) }
+    }
+
+    /// 16 bfloat16 values at `src` widened to float32 (exact).
+    @inlinable @inline(__always)
+    public static func load(_ src: UnsafePointer<BFloat16>) -> SIMD16<Float> {
+        let raw = UnsafeRawPointer(src).assumingMemoryBound(to: UInt16.self)
+        var bits = SIMD16<UInt32>()
+        for i in 0..<16 { bits[i] = UInt32(raw[i]) &<< 16 }
+        return unsafeBitCast(bits, to: SIMD16<Float>.self)
     }
 
     /// dst[i] = BFloat16(src[i]) for i < count, 16 lanes at a time.
@@ -58,9 +71,8 @@ extension BFloat16 {
     public static func roundInPlace(_ p: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 16 <= count {
-            let halves = round(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
-            let bits = SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16
-            UnsafeMutableRawPointer(p + i).storeBytes(of: bits, as: SIMD16<UInt32>.self)
+            let values = rounded(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self))
+            UnsafeMutableRawPointer(p + i).storeBytes(of: values, as: SIMD16<Float>.self)
             i += 16
         }
         while i < count {
@@ -76,8 +88,7 @@ extension BFloat16 {
                                   count: Int) {
         var i = 0
         while i + 16 <= count {
-            let halves = round(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
-            let rounded = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD16<Float>.self)
+            let rounded = rounded(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self))
             let result: SIMD16<Float>
             if keep == 0 {
                 result = rounded
@@ -98,12 +109,9 @@ extension BFloat16 {
     /// dst[i] = src[i] widened to float32 (exact) for i < count.
     @inlinable
     public static func widen(_ src: UnsafePointer<BFloat16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        let raw = UnsafeRawPointer(src)
         var i = 0
         while i + 16 <= count {
-            let halves = (raw + 2 * i).loadUnaligned(as: SIMD16<UInt16>.self)
-            let bits = SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: bits, as: SIMD16<UInt32>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: load(src + i), as: SIMD16<Float>.self)
             i += 16
         }
         while i < count {

@@ -117,11 +117,6 @@ extension Float: GEMMElement {
 extension BFloat16: GEMMElement {
     public static var precision: Precision { .bf16 }
     @inlinable @inline(__always)
-    public static func load(_ p: UnsafePointer<BFloat16>) -> SIMD16<Float> {
-        let halves = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt16>.self)
-        return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: halves) &<< 16, to: SIMD16<Float>.self)
-    }
-    @inlinable @inline(__always)
     public var floatValue: Float { float }
 }
 
