@@ -53,6 +53,10 @@ public enum GEMMBenchmark {
         /// Median seconds of one product.
         public var seconds: Double
         public var gflops: Double
+        /// Median CPU seconds of one product (all threads), and FLOPs per CPU-second times the threads: the
+        /// rate on idle cores, which other work on a shared machine barely moves.
+        public var cpuSeconds: Double
+        public var gflopsIdle: Double
     }
 
     public struct Result: Codable, Sendable {
@@ -62,8 +66,10 @@ public enum GEMMBenchmark {
         public var blasCore: String
         public var onednnISA: String
         public var measurements: [Measurement]
-        /// Per engine: a step's GEMM FLOPs over the time these products take at the measured speeds.
+        /// Per engine: a step's GEMM FLOPs over the time these products take at the measured speeds (wall
+        /// time, and CPU time as in `Measurement.gflopsIdle`).
         public var stepGFLOPS: [String: Double]
+        public var stepGFLOPSIdle: [String: Double]
     }
 
     /// Medians of `repeats` timed products after one untimed one, for each shape and engine.
@@ -71,10 +77,10 @@ public enum GEMMBenchmark {
         guard repeats >= 1, threads >= 1 else { throw GEMMEngineError("need repeats >= 1 and threads >= 1") }
         useThreads(threads)
         var measurements: [Measurement] = []
-        var stepGFLOPS: [String: Double] = [:]
+        var stepGFLOPS: [String: Double] = [:], stepGFLOPSIdle: [String: Double] = [:]
         var rng = SplitMix64(seed: 1)
         for engine in engines {
-            var stepFlops = 0.0, stepSeconds = 0.0
+            var stepFlops = 0.0, stepSeconds = 0.0, stepCPUSeconds = 0.0
             for shape in shapes {
                 let a = FloatBuffer(count: shape.m * shape.k), b = FloatBuffer(count: shape.k * shape.n)
                 let c = FloatBuffer(count: shape.m * shape.n)
@@ -97,22 +103,27 @@ public enum GEMMBenchmark {
                     }
                 }
                 once()
-                var times: [Double] = []
+                var times: [Double] = [], cpuTimes: [Double] = []
                 for _ in 0..<repeats {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = ProcessCPUTime.seconds()
                     once()
+                    cpuTimes.append(ProcessCPUTime.seconds() - cpuStart)
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
                 }
-                let seconds = times.sorted()[times.count / 2]
+                let seconds = times.sorted()[times.count / 2], cpuSeconds = cpuTimes.sorted()[cpuTimes.count / 2]
                 measurements.append(Measurement(shape: shape, engine: engine.description, seconds: seconds,
-                                                gflops: shape.flops / seconds / 1e9))
+                                                gflops: shape.flops / seconds / 1e9, cpuSeconds: cpuSeconds,
+                                                gflopsIdle: shape.flops / cpuSeconds * Double(threads) / 1e9))
                 stepFlops += shape.flops * Double(shape.perStep)
                 stepSeconds += seconds * Double(shape.perStep)
+                stepCPUSeconds += cpuSeconds * Double(shape.perStep)
             }
             stepGFLOPS[engine.description] = stepFlops / stepSeconds / 1e9
+            stepGFLOPSIdle[engine.description] = stepFlops / stepCPUSeconds * Double(threads) / 1e9
         }
         return Result(threads: threads, repeats: repeats, cpu: cpuModel(), blasCore: BLAS.coreName,
-                      onednnISA: GEMMEngine.oneDNNInstructionSet, measurements: measurements, stepGFLOPS: stepGFLOPS)
+                      onednnISA: GEMMEngine.oneDNNInstructionSet, measurements: measurements, stepGFLOPS: stepGFLOPS,
+                      stepGFLOPSIdle: stepGFLOPSIdle)
     }
 
     /// A table: one row per shape, one GFLOP/s column per engine, and the step-weighted total.
@@ -135,6 +146,8 @@ public enum GEMMBenchmark {
         }
         lines.append("step-weighted".padding(toLength: 49, withPad: " ", startingAt: 0)
                      + engines.map { String(format: "%14.1f", r.stepGFLOPS[$0] ?? 0) }.joined())
+        lines.append("  on idle cores (CPU time)".padding(toLength: 49, withPad: " ", startingAt: 0)
+                     + engines.map { String(format: "%14.1f", r.stepGFLOPSIdle[$0] ?? 0) }.joined())
         return lines
     }
 

@@ -129,12 +129,16 @@ extension Bench {
         var repeats = 5
         @Option(help: "Threads of the pool that runs the tiles (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Only the engines of this precision (fp32 or bf16; default: every engine).")
+        var precision: Precision?
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
             let shapes = try GEMMBenchmark.trainingStepShapes(preset: preset, tokens: tokens)
-            let result = try GEMMBenchmark.run(shapes: shapes, engines: GEMMEngine.available, repeats: repeats, threads: threads)
+            let engines = GEMMEngine.available.filter { precision == nil || $0.precision == precision }
+            guard !engines.isEmpty else { throw ValidationError("--precision bf16: this CPU has no bfloat16 instructions") }
+            let result = try GEMMBenchmark.run(shapes: shapes, engines: engines, repeats: repeats, threads: threads)
             try printResult(result, json: json, report: GEMMBenchmark.report)
         }
     }
