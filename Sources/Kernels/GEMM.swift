@@ -98,6 +98,8 @@ public protocol GEMMElement: Sendable {
     static func load(_ p: UnsafePointer<Self>) -> SIMD16<Float>
     /// 16 float32 values rounded into `p`.
     static func store(_ values: SIMD16<Float>, _ p: UnsafeMutablePointer<Self>)
+    /// 16 float32 values as this type holds them (rounded to bfloat16 and back; float32 itself).
+    static func stored(_ values: SIMD16<Float>) -> SIMD16<Float>
     /// The value as float32 (exact).
     var floatValue: Float { get }
 }
@@ -111,11 +113,15 @@ extension Float: GEMMElement {
         UnsafeMutableRawPointer(p).storeBytes(of: values, as: SIMD16<Float>.self)
     }
     @inlinable @inline(__always)
+    public static func stored(_ values: SIMD16<Float>) -> SIMD16<Float> { values }
+    @inlinable @inline(__always)
     public var floatValue: Float { self }
 }
 
 extension BFloat16: GEMMElement {
     public static var precision: Precision { .bf16 }
+    @inlinable @inline(__always)
+    public static func stored(_ values: SIMD16<Float>) -> SIMD16<Float> { rounded(values) }
     @inlinable @inline(__always)
     public var floatValue: Float { float }
 }

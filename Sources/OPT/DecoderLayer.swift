@@ -30,7 +30,7 @@ extension OPTModel {
                                            into out: UnsafeMutablePointer<Float>, _ w: Workspace, _ pass: Pass, site: Int) {
         if let dropout = pass.dropout {
             dropout.residualAdd(x, residual: residual, into: out, rows: w.rows, length: w.length, dim: w.hidden,
-                                sequences: pass.batch.sequenceIDs, site: site)
+                                sequences: pass.batch.sequenceIDs, site: site, mask: w.dropoutMask(site: site))
         } else {
             Residual.add(x, residual: residual, into: out, count: w.tokens * w.hidden)
         }
@@ -43,8 +43,7 @@ extension OPTModel {
                                                       site: Int) -> UnsafeMutablePointer<Element> {
         let dBranch = w.dBranch.elements(Element.self)
         guard let dropout = pass.dropout else { return Element.inputs(dOut, count: w.tokens * w.hidden, scratch: dBranch) }
-        dropout.backward(dOut, into: dBranch, rows: w.rows, length: w.length, dim: w.hidden,
-                         sequences: pass.batch.sequenceIDs, site: site)
+        dropout.backward(dOut, into: dBranch, rows: w.rows, length: w.length, dim: w.hidden, mask: w.dropoutMask(site: site))
         return dBranch
     }
 

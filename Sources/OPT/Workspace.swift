@@ -97,6 +97,9 @@ final class Workspace {
 
     /// L kept layers, L + 1 streams.
     let activations: LayerActivations
+    /// (2L, N, ceil(C / 64)) the dropout masks of both sites of every layer, one bit per element: written
+    /// by forward, read by backward.
+    let dropoutMasks: UnsafeMutableBufferPointer<UInt64>
     /// (L, B, NH, T) the log-sum-exp of each query's attention scores (instead of the probabilities).
     let logSumExp: FloatBuffer
 
@@ -160,6 +163,7 @@ final class Workspace {
         activations = LayerActivations(config: config, precision: precision, tokens: n, length: length, kept: layers,
                                        streams: layers + 1)
         logSumExp = FloatBuffer(count: layers * n * heads)
+        dropoutMasks = .allocate(capacity: 2 * layers * n * Dropout.words(dim: h))
         headInput = FloatBuffer(count: n * h)
         headNormStatistics = FloatBuffer(count: 2 * n)
         headNormOutput = inputs(n * h)
@@ -183,7 +187,14 @@ final class Workspace {
         dTokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * embed) : nil
     }
 
+    deinit { dropoutMasks.deallocate() }
+
     var precision: Precision { activations.precision }
+
+    /// The dropout mask of `site` for this pass's tokens, [N, ceil(C / 64)].
+    func dropoutMask(site: Int) -> UnsafeMutablePointer<UInt64> {
+        dropoutMasks.baseAddress! + site * tokens * Dropout.words(dim: hidden)
+    }
 
     /// Whether a pass of `rows` rows of `length` tokens fits.
     func fits(rows: Int, length: Int) -> Bool { rows * length <= capacityTokens && length <= capacityLength }

@@ -152,9 +152,9 @@ public final class TrainingState {
 
         let clipStart = Date()
         let gradients = model.gradients.pointer, count = model.layout.count
-        let norm = train.maxGradNorm > 0
-            ? GradientClipping.clip(gradients, count: count, maxNorm: train.maxGradNorm)
-            : GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
+        let norm = GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
+        // Clipping scales the gradients inside the update (one pass over them fewer than scaling first).
+        let clip = train.maxGradNorm > 0 ? GradientClipping.coefficient(norm: norm, maxNorm: train.maxGradNorm) : 1
         let lr = schedule.learningRate(atStep: cursor.globalStep)
         let finite = loss.isFinite && norm.isFinite
         if !finite && !train.skipNonfinite {
@@ -163,7 +163,7 @@ public final class TrainingState {
         let updateStart = Date()
         if finite {
             optimizer.update(parameters: model.parameters.pointer, gradients: gradients, groups: groups, learningRate: lr,
-                             rounded: model.roundedParameters?.elements(BFloat16.self))
+                             gradientScale: clip, rounded: model.roundedParameters?.elements(BFloat16.self))
         } else {
             cursor.skippedSteps += 1
         }
