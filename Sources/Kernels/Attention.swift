@@ -238,13 +238,6 @@ public enum Attention {
         }
     }
 
-    /// The float32 call of the model code before it passes its engine (the output is no longer needed).
-    public static func backward(qkv: UnsafePointer<Float>, output _: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
-                                logSumExp: UnsafePointer<Float>, dQKV: UnsafeMutablePointer<Float>, mask: AttentionMask,
-                                shape: Shape, scratch: Scratch) {
-        backward(qkv: qkv, dOutput: dOutput, logSumExp: logSumExp, dQKV: dQKV, mask: mask, shape: shape, scratch: scratch)
-    }
-
     private static func backwardHead<Element: GEMMElement>(
         b: Int, h: Int, qkv: UnsafePointer<Element>, dOutput: UnsafePointer<Element>, logSumExp: UnsafePointer<Float>,
         dQKV: UnsafeMutablePointer<Float>, mask: AttentionMask, shape: Shape, scratch: Scratch, slot: Int,

@@ -26,17 +26,9 @@ private func randomMatrix(_ count: Int, _ rng: inout SplitMix64) -> [Float] {
     (0..<count).map { _ in Float(rng.nextUniform() * 2 - 1) }
 }
 
-/// The worst-case rounding error of one element of alpha·op(A)op(B) + beta·C, relative to
-/// |alpha|·Σ_p |a_ip b_pj| + |beta c_ij| (Higham, Accuracy and Stability of Numerical Algorithms, §3.1): any
-/// float32 summation order of k products, fused or not, and the beta term, is within γ_(k+2) = (k+2)u/(1-(k+2)u)
-/// with u = 2^-24. bfloat16 inputs first round each factor to 8 significant bits (relative error at most
-/// 2^-8 each), so a product is off by up to 2·2^-8 + 2^-16 of its size before the float32 sum, and the
-/// sum is rounded to bfloat16 once more (2^-8).
-func gemmErrorBound(k: Int, precision: Precision) -> Double {
-    let u = 0x1p-24, n = Double(k + 2)
-    let accumulation = n * u / (1 - n * u)
-    return precision == .bf16 ? accumulation + 3 * 0x1p-8 + 0x1p-16 : accumulation
-}
+/// The rounding-error bound of one element (`GEMMSelfCheck.errorBound`: Higham's γ_(k+2), plus bfloat16's
+/// input and output roundings).
+func gemmErrorBound(k: Int, precision: Precision) -> Double { GEMMSelfCheck.errorBound(k: k, precision: precision) }
 
 /// `values` rounded as the engine reads its inputs (bfloat16 engines: to bfloat16), for exact references.
 private func asRead(_ values: [Float], by engine: GEMMEngine) -> [Float] {
