@@ -67,6 +67,15 @@ extension JobSpec {
                 ("temperature", value(eval.temperature)), ("top_p", value(eval.topP)),
                 ("stop", eval.stop.isEmpty ? nil : .sequence(Node.Sequence(eval.stop.map { Node($0) }))),
                 ("precision", value(eval.precision.rawValue)),
+                ("toolserver", eval.toolServer.map { server in map([
+                    ("url", value(server.url)), ("key_env", server.keyEnv.flatMap { value($0) }),
+                    ("timeout_s", value(server.timeoutSeconds)), ("retries", value(server.retries)),
+                ]) }),
+                ("judge", eval.judge.map { judge in map([
+                    ("base_url", value(judge.baseURL)), ("model", value(judge.model)), ("key_env", judge.keyEnv.flatMap { value($0) }),
+                    ("evaluate_times", value(judge.evaluateTimes)), ("timeout_s", value(judge.timeoutSeconds)),
+                    ("retries", value(judge.retries)),
+                ]) }),
             ])),
             ("compute", map([("gemm", value(compute.gemm?.rawValue ?? "auto"))])),
         ])
