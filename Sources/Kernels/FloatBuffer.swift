@@ -59,7 +59,7 @@ public final class FloatBuffer {
     }
 
     /// The physical memory: no buffer can be larger.
-    static let memoryLimit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    public static let memoryLimit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
 
     public struct AllocationError: Error, CustomStringConvertible {
         public let count: Int

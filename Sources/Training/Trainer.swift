@@ -156,7 +156,12 @@ public final class Trainer {
                 break
             }
 
-            let record = try state.step(plan).metrics
+            let record: StepMetrics
+            do {
+                record = try state.step(plan).metrics
+            } catch let error as OPTModelError {  // a micro-batch of more activations than memory
+                throw TrainError("\(job.file): train.micro_batch_tokens \(job.train.microBatchTokens): \(error)")
+            }
             metrics.append(record)
             sessionTokens += record.tokens
             sessionSeconds += record.seconds

@@ -3,6 +3,7 @@ import Diagnostics
 import Distributed
 import Foundation
 import Kernels
+import OPT
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,7 +37,19 @@ struct Bench: ParsableCommand {
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
-        func validate() throws { try OptionCheck.threads(threads) }
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            try OptionCheck.atLeast(1, batch, "--batch")
+            try OptionCheck.atLeast(2, seq, "--seq")
+            try OptionCheck.atLeast(1, steps, "--steps")
+            try OptionCheck.atLeast(0, warmup, "--warmup")
+            // Every step's random tokens are made first (1 GB at most).
+            let tokens = 1 << 28
+            try OptionCheck.atMost(tokens, steps, "--steps")
+            try OptionCheck.atMost(tokens, warmup, "--warmup")
+            try OptionCheck.product([warmup + steps, batch, seq], "(--warmup + --steps) x --batch x --seq", atMost: tokens, "tokens")
+            _ = try gemmBackend(gemm)
+        }
 
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
@@ -70,7 +83,18 @@ struct Bench: ParsableCommand {
         @Flag(help: "Print one JSON line instead of the summary.")
         var json = false
 
-        func validate() throws { try OptionCheck.threads(threads) }
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            // No model has more positions than OPTConfig allows.
+            let positions = OPTConfig.sizeLimits.first { $0.key == .maxPositionEmbeddings }!.limit
+            for (value, name) in [(promptTokens, "--prompt-tokens"), (newTokens, "--new-tokens")] {
+                try OptionCheck.atLeast(name == "--new-tokens" ? 2 : 1, value, name)
+                try OptionCheck.atMost(positions, value, name)
+            }
+            try OptionCheck.atLeast(1, repeats, "--repeats")
+            try OptionCheck.atLeast(0, warmup, "--warmup")
+            _ = try gemmBackend(gemm)
+        }
 
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
@@ -127,16 +151,23 @@ extension Bench {
 
         @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
         var preset = "opt-350m"
-        @Option(help: "Tokens per step (batch x seq), the rows of the activation matrices.")
+        @Option(parsing: .unconditional, help: "Tokens per step (batch x seq), the rows of the activation matrices.")
         var tokens = 2048
-        @Option(help: "Timed products per shape (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed products per shape (medians are over these).")
         var repeats = 5
-        @Option(help: "Threads of the pool that runs the tiles (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "Threads of the pool that runs the tiles (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Only the engines of this precision (fp32 or bf16; default: every engine).")
         var precision: Precision?
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
+
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            try OptionCheck.atLeast(1, tokens, "--tokens")
+            try OptionCheck.atMost(1 << 28, tokens, "--tokens")
+            try OptionCheck.atLeast(1, repeats, "--repeats")
+        }
 
         func run() throws {
             let shapes = try GEMMBenchmark.trainingStepShapes(preset: preset, tokens: tokens)

@@ -24,4 +24,17 @@ enum OptionCheck {
         guard let value else { return }
         guard value.isFinite, accept(value) else { throw ValidationError("\(name) must be a number \(allowed), found \(value)") }
     }
+
+    static func atMost(_ maximum: Int, _ value: Int?, _ name: String) throws {
+        if let value, value > maximum { throw ValidationError("\(name) must be at most \(maximum), found \(value)") }
+    }
+
+    /// Options whose product sizes what is made up front (`what`): at most `maximum` (worked out in
+    /// floating point, so no product overflows).
+    static func product(_ values: [Int], _ names: String, atMost maximum: Int, _ what: String) throws {
+        let product = values.reduce(1.0) { $0 * Double($1) }
+        guard product <= Double(maximum) else {
+            throw ValidationError("\(names) must be at most \(maximum) \(what), found \(values.map(String.init).joined(separator: " x "))")
+        }
+    }
 }
