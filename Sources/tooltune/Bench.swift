@@ -87,10 +87,10 @@ struct Bench: ParsableCommand {
             try OptionCheck.threads(threads)
             // No model has more positions than OPTConfig allows.
             let positions = OPTConfig.sizeLimits.first { $0.key == .maxPositionEmbeddings }!.limit
-            for (value, name) in [(promptTokens, "--prompt-tokens"), (newTokens, "--new-tokens")] {
-                try OptionCheck.atLeast(name == "--new-tokens" ? 2 : 1, value, name)
-                try OptionCheck.atMost(positions, value, name)
-            }
+            try OptionCheck.atLeast(1, promptTokens, "--prompt-tokens")
+            try OptionCheck.atMost(positions, promptTokens, "--prompt-tokens")
+            try OptionCheck.atLeast(2, newTokens, "--new-tokens")
+            try OptionCheck.atMost(positions, newTokens, "--new-tokens")
             try OptionCheck.atLeast(1, repeats, "--repeats")
             try OptionCheck.atLeast(0, warmup, "--warmup")
             _ = try gemmBackend(gemm)
