@@ -34,7 +34,7 @@ let package = Package(
         // The job file: its schema, read from text alone.
         .target(name: "Job", dependencies: ["OPT", "Kernels", "ToolBench", .product(name: "Yams", package: "Yams")]),
         // Model files shared with other tools: ToolTune's /model, Hugging Face folders.
-        .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "Reporting",
+        .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "JSON", "Reporting",
                                                 .product(name: "Yams", package: "Yams")]),
         // A job checked against the files it names (validate, prepare, train, eval).
         .target(name: "Preflight", dependencies: ["Job", "Interop", "OPT", "Storage"]),
@@ -49,7 +49,7 @@ let package = Package(
                                                     "Kernels"]),
         .executableTarget(name: "tooltune", dependencies: [
             "Preflight", "Job", "Data", "Interop", "Training", "Evaluation", "Diagnostics", "Distributed", "Storage",
-            "Kernels", "Tokenizer", "ToolBench", "JSON",
+            "Kernels", "Tokenizer", "ToolBench", "JSON", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Kernels", "Storage", "ToolBench", "Tokenizer",
                                                           "TestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "OPT", "Kernels", "Storage", "TestSupport"]),
+        .testTarget(name: "RobustnessTests", dependencies: ["Storage", "TestSupport"], path: "Tests/Robustness"),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Interop"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "JSON", "OPT", "ToolBench", "Tokenizer", "Preflight",
                                                             "Job", "Interop", "Storage", "TestSupport"]),

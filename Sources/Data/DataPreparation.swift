@@ -10,7 +10,10 @@ import ToolBench
 /// between the ToolBench module (formats, template, fitting, packing) and Storage (the file format).
 ///
 /// Files are read and fitted on `Kernels.Parallel` threads and kept in path order, so the output does
-/// not depend on the thread count; only the token ids and masks of kept examples stay in memory.
+/// not depend on the thread count. `run` streams: kept examples go to an unnamed spill file as they come
+/// (`Storage.ExampleSpill`), only their lengths stay in memory for packing, and the packed sequences are
+/// written a chunk at a time, so memory does not grow with the data. SIGINT/SIGTERM stop it between
+/// files or sequences with nothing published and no temporary left.
 public struct DataPreparation: Sendable {
     public let job: JobSpec
     public let encoder: any TokenEncoder
@@ -73,6 +76,17 @@ public struct DataPreparation: Sendable {
     /// examples (for previews). Throws every bad input file at once (`DataErrors`). `progress` is told
     /// after every file.
     public func prepare(_ split: Split, limit: Int? = nil, progress: ProgressHandler? = nil) throws -> PreparedSplit {
+        var kept: [Example] = []
+        let summary = try read(split, limit: limit, progress: progress) { example in
+            kept.append(Example(source: example.source, tokenized: example.tokenized, originalLength: example.originalLength,
+                                actions: example.actions))
+        }
+        return PreparedSplit(examples: kept, summary: summary)
+    }
+
+    /// Reads, filters and fits one split, handing each kept example to `keep` in input order, and
+    /// returns what happened (the lengths and packing are described by the caller).
+    func read(_ split: Split, limit: Int?, progress: ProgressHandler?, keep: (FittedExample) throws -> Void) throws -> SplitSummary {
         guard let input = split == .train ? job.data.train : job.data.eval else {
             throw PrepareError("the job has no data.\(split.rawValue)")
         }
@@ -88,15 +102,16 @@ public struct DataPreparation: Sendable {
         var droppedQueries = Set<String>()
         var errors: [DataError] = []
         if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
-        var kept: [Example] = []
+        var keptCount = 0
         var batch: [Conversation] = []
 
-        func flush() {
+        func flush() throws {
             for result in fitInParallel(batch) {
                 switch result {
                 case .fitted(let example):
-                    kept.append(Example(source: example.source, tokenized: example.tokenized,
-                                        originalLength: example.originalLength, actions: example.actions))
+                    if let limit, keptCount >= limit { break }
+                    try keep(example)
+                    keptCount += 1
                     summary.fit.record(example.actions)
                     summary.straddlingTokens += example.tokenized.straddlingTokens
                 case .tooLong(let source, let tokens, let reason):
@@ -117,7 +132,8 @@ public struct DataPreparation: Sendable {
         let chunk = limit == nil ? max(1, Parallel.threadCount * 8) : 1
         var read: [Result<FileContents, DataError>] = []
         for index in files.indices {
-            if let limit, kept.count >= limit { break }
+            if let limit, keptCount >= limit { break }
+            try StopSignal.check("prepare data.\(split.rawValue) (\(index) of \(files.count) files read; nothing written)")
             defer { progress?(split, index + 1, files.count, summary.examplesRead) }
             if index % chunk == 0 { read = self.read(files[index..<min(index + chunk, files.count)]) }
             let contents: FileContents
@@ -146,17 +162,16 @@ public struct DataPreparation: Sendable {
                 }
                 batch.append(conversation)
             }
-            if batch.count >= Self.batchSize || limit != nil { flush() }
+            if batch.count >= Self.batchSize || limit != nil { try flush() }
         }
         if !errors.isEmpty { throw DataErrors(errors: errors) }
-        flush()
-        if let limit { kept = Array(kept.prefix(limit)) }
+        try flush()
         summary.files = counts.filesByFormat
         summary.ignoredFiles = counts.ignoredFiles
         summary.invalidAnswerFiles = counts.invalidAnswerFiles
         summary.entriesWithoutExample = counts.entriesWithoutExample
         summary.testQueries.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
-        return PreparedSplit(examples: kept, summary: summary)
+        return summary
     }
 
     /// Reads and converts files on all `Kernels.Parallel` threads (the largest parse costs most, so files
@@ -201,56 +216,89 @@ public struct DataPreparation: Sendable {
     }
 
     /// Prepares every split the job has, writes the datasets and the summary, and returns the summary.
-    /// Nothing is written unless every split succeeds.
+    /// Nothing is published unless every split succeeds: the files are staged under temporary names and
+    /// renamed together at the end; on any error or signal they are removed.
     public func run(progress: ProgressHandler? = nil) throws -> PrepareSummary {
-        var prepared: [(path: String, split: PreparedSplit, plan: [[Int]])] = []
-        for split in Split.allCases {
-            // A split given as a prepared .h5 is used as it is.
-            guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
-                  let path = Self.datasetPath(split, job: job) else { continue }
-            var result = try prepare(split, progress: progress)
-            guard !result.examples.isEmpty else {
-                throw PrepareError("data.\(split.rawValue): no example left to write (\(result.summary.examplesRead) read)")
-            }
-            let lengths = result.examples.map(\.tokenized.tokens.count)
-            let plan = job.data.packing
-                ? Packing.bestFitDecreasing(lengths: lengths, capacity: job.data.maxSeqLen)
-                : Packing.onePerSequence(count: lengths.count)
-            result.summary.describe(result.examples, plan: plan, maxSeqLen: job.data.maxSeqLen)
-            result.summary.output = path
-            prepared.append((path, result, plan))
-        }
-        if prepared.isEmpty {
-            throw PrepareError("data.train\(job.data.eval == nil ? " is a prepared dataset" : " and data.eval are prepared datasets") already; there is nothing to prepare")
-        }
-        let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
-                                     lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
-                                     fit: job.data.fit.rawValue, packing: packingName,
-                                     keepThoughts: job.data.keepThoughts, splits: prepared.map(\.split.summary))
+        StopSignal.install()
         let run = RunDirectory(job.checkpoint.dir)
-        try FileManager.default.createDirectory(at: run.dataFolder, withIntermediateDirectories: true)
-        for (path, split, plan) in prepared {
-            try write(split, plan: plan, to: path, packing: summary.packing)
+        let made: [String]
+        do {
+            made = try Folders.create(run.dataFolder.path)
+        } catch {
+            throw PrepareError("\(job.file): checkpoint.dir \(job.checkpoint.dir): \(error)")
         }
-        try AtomicFile.write(try summary.json(), to: run.prepareSummaryFile.path)
-        return summary
+        do {
+            var staged: [StagedFile] = []
+            var splits: [SplitSummary] = []
+            for split in Split.allCases {
+                // A split given as a prepared .h5 is used as it is.
+                guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
+                      let path = Self.datasetPath(split, job: job) else { continue }
+                let (file, summary) = try stage(split, to: path, in: run.dataFolder.path, progress: progress)
+                staged.append(file)
+                splits.append(summary)
+            }
+            if staged.isEmpty {
+                throw PrepareError("data.train\(job.data.eval == nil ? " is a prepared dataset" : " and data.eval are prepared datasets") already; there is nothing to prepare")
+            }
+            let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
+                                         lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
+                                         fit: job.data.fit.rawValue, packing: packingName,
+                                         keepThoughts: job.data.keepThoughts, splits: splits)
+            let json = try summary.json()
+            staged.append(try AtomicFile.stage(to: run.prepareSummaryFile.path) { temporary in
+                try AtomicFile.write(json, toNew: temporary)
+            })
+            try StopSignal.check("prepare (nothing written)")
+            try publish(staged)
+            return summary
+        } catch {
+            // Folders this run made and left empty go too.
+            Folders.removeIfEmpty(made)
+            throw error
+        }
     }
 
-    func write(_ prepared: PreparedSplit, plan: [[Int]], to path: String, packing: String) throws {
-        let sequences = plan.map { members in
-            members.map { (tokens: prepared.examples[$0].tokenized.tokens, lossMask: prepared.examples[$0].tokenized.lossMask,
-                           inputIndex: $0) }
+    /// Reads one split into a spill file, packs it, and stages its dataset at `path`.
+    func stage(_ split: Split, to path: String, in folder: String, progress: ProgressHandler?) throws -> (StagedFile, SplitSummary) {
+        let spill = try ExampleSpill(folder: folder)
+        var trainable: [Int] = []
+        var longer = 0
+        var summary = try read(split, limit: nil, progress: progress) { example in
+            try spill.append(tokens: example.tokenized.tokens, lossMask: example.tokenized.lossMask)
+            trainable.append(example.tokenized.trainableCount)
+            if example.originalLength > job.data.maxSeqLen { longer += 1 }
         }
-        let split = prepared.summary
-        let sources = SourcesDescription(input: split.input, files: split.files, format: job.data.format.rawValue,
+        guard spill.count > 0 else {
+            throw PrepareError("data.\(split.rawValue): no example left to write (\(summary.examplesRead) read)")
+        }
+        let lengths = (0..<spill.count).map(spill.length)
+        let plan = job.data.packing
+            ? Packing.bestFitDecreasing(lengths: lengths, capacity: job.data.maxSeqLen)
+            : Packing.onePerSequence(count: lengths.count)
+        summary.describe(lengths: lengths, trainable: trainable, longer: longer, plan: plan, maxSeqLen: job.data.maxSeqLen)
+        summary.output = path
+
+        let sources = SourcesDescription(input: summary.input, files: summary.files, format: job.data.format.rawValue,
                                          keepThoughts: job.data.keepThoughts,
-                                         testQueryIDs: split.split == Split.train.rawValue ? job.data.testQueryIDs : [])
+                                         testQueryIDs: split == .train ? job.data.testQueryIDs : [])
         let metadata = PreparedDatasetMetadata(
             tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name, lossTurns: job.data.lossTurns.rawValue,
-            maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packing,
-            sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(split.counts),
+            maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packingName,
+            sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(summary.counts),
             fitJSON: try PrepareSummary.compactJSON(FitDescription(policy)))
-        try PreparedDatasetWriter.write(to: path, sequences: sequences, metadata: metadata)
+        let bar = progress == nil ? nil : ProgressBar(label: "write \(split.rawValue)")
+        let file = try PreparedDatasetWriter.stage(to: path, sequenceCount: plan.count, tokenCount: summary.tokens,
+                                                   metadata: metadata) { s in
+            try StopSignal.check("prepare data.\(split.rawValue) (\(s) of \(plan.count) sequences written; nothing published)")
+            bar?.update(done: s + 1, total: plan.count, detail: "sequences")
+            return try plan[s].map { e in
+                let example = try spill.read(e)
+                return (tokens: example.tokens, lossMask: example.lossMask, inputIndex: e)
+            }
+        }
+        bar?.finish()
+        return (file, summary)
     }
 }
 

@@ -156,14 +156,14 @@ public struct SplitSummary: Codable, Sendable {
          "over_max_seq_len": overMaxSeqLen]
     }
 
-    mutating func describe(_ kept: [DataPreparation.Example], plan: [[Int]], maxSeqLen: Int) {
-        examples = kept.count
-        let lengths = kept.map(\.tokenized.tokens.count)
-        let trainable = kept.map(\.tokenized.trainableCount)
+    /// The kept examples' token and trainable-token counts, how many of them were longer than
+    /// `maxSeqLen` before fitting, and the packing plan.
+    mutating func describe(lengths: [Int], trainable: [Int], longer: Int, plan: [[Int]], maxSeqLen: Int) {
+        examples = lengths.count
         tokens = lengths.reduce(0, +)
         trainableTokens = trainable.reduce(0, +)
-        overMaxSeqLen = kept.filter { $0.originalLength > maxSeqLen }.count + fit.droppedTooLong
-        if !kept.isEmpty {
+        overMaxSeqLen = longer + fit.droppedTooLong
+        if !lengths.isEmpty {
             self.lengths = LengthStats(lengths)
             trainableLengths = LengthStats(trainable)
         }

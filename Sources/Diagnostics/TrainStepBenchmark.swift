@@ -148,7 +148,12 @@ public enum TrainStepBenchmark {
             // One micro-batch of b sequences, as a job with micro_batch_tokens b x seq plans it.
             let plan = StepPlan(epoch: 0, stepInEpoch: step, microBatches: [[Array((step * b)..<((step + 1) * b))]])
             let cpuStart = ProcessCPUTime.seconds()
-            let (metrics, times) = try state.step(plan)
+            let (metrics, times): (StepMetrics, TrainingState.StepTimes)
+            do {
+                (metrics, times) = try state.step(plan)
+            } catch let error as OPTModelError {
+                throw BenchmarkOptionError(message: "--batch \(b) x --seq \(t): \(error)")  // more activations than memory
+            }
             let cpuSeconds = ProcessCPUTime.seconds() - cpuStart
             lastLoss = metrics.loss
             if step >= options.warmup {

@@ -17,8 +17,10 @@ struct Forward: ParsableCommand {
     @Option(help: "Also write input_ids [1, T] and logits [1, T, vocab] to this HDF5 file.")
     var logits: String?
 
-    @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+    @Option(parsing: .unconditional, help: "BLAS and parallel-for threads (default: all CPUs).")
     var threads: Int?
+
+    func validate() throws { try OptionCheck.threads(threads) }
 
     func run() throws {
         var tokens: [Int32] = []

@@ -18,8 +18,10 @@ struct Train: ParsableCommand {
     @Argument(help: "The job YAML file.")
     var job: String
 
-    @Option(help: ArgumentHelp("Stop with a checkpoint once this many optimizer steps are done; the job's schedule is unchanged, so resuming continues exactly.", valueName: "STEP"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop with a checkpoint once this many optimizer steps are done; the job's schedule is unchanged, so resuming continues exactly.", valueName: "STEP"))
     var stopAfterStep: Int?
+
+    func validate() throws { try OptionCheck.atLeast(1, stopAfterStep, "--stop-after-step") }
 
     func run() throws {
         // SERIALIZED lets a background thread reduce gradient buckets while backward runs.
