@@ -79,6 +79,8 @@ public final class Communicator: @unchecked Sendable {
     public var isCoordinator: Bool { rank == 0 }
 
     private let comm: MPI_Comm
+    /// The watch on the other ranks' connections (jobs of more than one rank).
+    private var watch: RankWatch?
 
     private static let shared = Mutex<Communicator?>(nil)
 
@@ -105,6 +107,7 @@ public final class Communicator: @unchecked Sendable {
             }
             let made = Communicator(comm: world, rank: Int(r), size: Int(s),
                                     threadLevel: ThreadLevel(mpi: provided))
+            made.watch = try RankWatch.start(made)
             current = made
             return made
         }
@@ -121,6 +124,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     private static func finalizeAtExit() {
+        shared.withLock { $0?.watch?.stop() }
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
         if finalized == 0 { MPI_Finalize() }
@@ -245,6 +249,8 @@ public final class Communicator: @unchecked Sendable {
     /// Ends the whole job: prints the message with this rank's number and aborts every rank.
     public func abort(_ message: String, code: Int32 = 1) -> Never {
         FileHandle.standardError.write(Data("tooltune: rank \(rank) of \(size): \(message)\n".utf8))
+        // This rank reports its own end: the others must not take it for a lost rank.
+        watch?.stop()
         MPI_Abort(comm, code)
         exit(code)
     }
