@@ -1,6 +1,6 @@
 import Foundation
+import Interop
 import Storage
-import Training
 
 /// What evaluation reads from a checkpoint besides the model: its step, the tokenizer it was trained
 /// with, and the trainer's metrics table (`/trainer/metrics/<column>`, one 1-D dataset per column of

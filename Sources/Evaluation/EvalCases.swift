@@ -1,8 +1,9 @@
+import Data
 import Foundation
+import Job
 import Storage
 import Tokenizer
 import ToolBench
-import Training
 
 /// A held-out gold step: the example as prepared (teacher-forced scores) and, when the raw data is at
 /// hand, the conversation before its target (generation).

@@ -1,8 +1,10 @@
 import Distributed
 import Foundation
+import Job
 import Kernels
+import Reporting
+import Storage
 import Tokenizer
-import Training
 
 /// `tooltune eval`: which checkpoints to score, scoring them on every rank, and rank 0's files and
 /// printout.

@@ -1,9 +1,11 @@
+import Data
 import Distributed
 import Foundation
+import Interop
+import Job
 import OPT
 import Tokenizer
 import ToolBench
-import Training
 
 /// A held-out step's scores: teacher-forced, and the generated step when there was text to prompt with.
 public struct StepCaseResult: Codable, Equatable, Sendable {

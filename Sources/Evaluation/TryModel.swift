@@ -1,9 +1,10 @@
 import Foundation
+import Interop
+import Job
 import OPT
 import Storage
 import Tokenizer
 import ToolBench
-import Training
 
 /// `tooltune generate`: a checkpoint continuing a text, or rolling out one ToolBench query against the
 /// canned environment, for a person to read.
@@ -24,7 +25,10 @@ public struct TryModel {
                 throw EvalError("\(checkpoint) has no job attribute naming its tokenizer; give --tokenizer")
             }
             do {
-                folder = try JobSpec.parse(try root.stringAttribute("job"), file: "\(checkpoint) (job attribute)").tokenizer.path
+                // The job's model is this checkpoint's: reading it opens none of the files it names.
+                let model = self.model
+                folder = try JobSpec.parse(try root.stringAttribute("job"), file: "\(checkpoint) (job attribute)",
+                                           architecture: { _ in model.config }).tokenizer.path
             } catch {
                 throw EvalError("\(checkpoint): cannot read the tokenizer from its job attribute (\(error)); give --tokenizer")
             }

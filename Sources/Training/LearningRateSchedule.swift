@@ -1,4 +1,5 @@
 import Foundation
+import Job
 
 /// The learning rate at each optimizer step, as Hugging Face's schedules give it
 /// (`get_linear_schedule_with_warmup`, `get_cosine_schedule_with_warmup`,

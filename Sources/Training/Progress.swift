@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 /// Rank 0's progress lines: step, epoch, loss, learning rate, gradient norm, tokens/s, the share of the
 /// step spent in allreduce, and the time left at the recent pace.
@@ -19,14 +20,7 @@ struct Progress {
         return String(format: "step %@/%d  epoch %d/%d  loss %.4f  lr %.2e  grad %.3f  %@ tok/s  comm %.0f%%  eta %@%@",
                       step, totalSteps, m.epoch + 1, epochs, m.loss, m.lr, m.gradNorm,
                       Int(m.tokensPerSecond.rounded()).formatted(), commShare,
-                      Progress.duration(pace * Double(totalSteps - m.step)), m.skipped ? "  SKIPPED (not finite)" : "")
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" }
-        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-        return "\(s)s"
+                      ProgressBar.duration(pace * Double(totalSteps - m.step)), m.skipped ? "  SKIPPED (not finite)" : "")
     }
 
     static func summary(_ s: TrainSummary) -> String {
@@ -35,7 +29,7 @@ struct Progress {
         else if !s.complete { text = "stopped after step \(s.stepsDone)/\(s.totalSteps)" }
         let rate = s.seconds > 0 ? Double(s.tokens) / s.seconds : 0
         text += String(format: "; this session %@ tokens in %@ (%@ tok/s), %.0f%% in allreduce",
-                       s.tokens.formatted(), duration(s.seconds), Int(rate.rounded()).formatted(), 100 * s.communicationShare)
+                       s.tokens.formatted(), ProgressBar.duration(s.seconds), Int(rate.rounded()).formatted(), 100 * s.communicationShare)
         if let checkpoint = s.lastCheckpoint { text += "; last checkpoint \(checkpoint)" }
         return text
     }

@@ -1,5 +1,8 @@
+import Data
 import Distributed
 import Foundation
+import Interop
+import Job
 import Kernels
 import OPT
 import Storage

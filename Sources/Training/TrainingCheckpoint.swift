@@ -1,4 +1,6 @@
 import Foundation
+import Interop
+import Job
 import Kernels
 import OPT
 import Storage

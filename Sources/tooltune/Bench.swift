@@ -1,8 +1,7 @@
 import ArgumentParser
+import Diagnostics
 import Distributed
-import Evaluation
 import Foundation
-import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,8 @@
 import ArgumentParser
+import Diagnostics
 import Distributed
 import Foundation
 import Kernels
-import Training
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(

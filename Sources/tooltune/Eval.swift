@@ -3,7 +3,7 @@ import Distributed
 import Evaluation
 import Foundation
 import Kernels
-import Training
+import Preflight
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +53,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         do {
-            let spec = try JobSpec.load(job)
+            let spec = try JobPreflight.load(job)
             useThreads(threads ?? spec.distributed.threadsPerRank)
             let comm = try Communicator.world()
             try comm.runCollectively { comm in

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import Interop
 import Kernels
-import Training
 
 struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(

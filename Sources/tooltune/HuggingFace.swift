@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import Interop
 import Storage
-import Training
 
 struct ImportHF: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Data
 import Foundation
+import Preflight
+import Storage
 import Tokenizer
-import Training
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +24,7 @@ struct Prepare: ParsableCommand {
 
     func run() throws {
         do {
-            let spec = try JobSpec.load(job)
+            let spec = try JobPreflight.load(job)
             let tokenizer = try Tokenizer(folder: spec.tokenizer.path)
             let preparation = DataPreparation(job: spec, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
             if let preview {

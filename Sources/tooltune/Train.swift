@@ -1,6 +1,8 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import Job
+import Preflight
 import Training
 
 struct Train: ParsableCommand {
@@ -34,7 +36,7 @@ struct Train: ParsableCommand {
     private func loadJobOnEveryRank(_ comm: Communicator) throws -> JobSpec {
         var loaded: JobSpec?
         do {
-            loaded = try JobSpec.load(job)
+            loaded = try JobPreflight.load(job)
         } catch {
             let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
             FileHandle.standardError.write(Data("\(prefix)\(error)\n".utf8))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Training
+import Job
+import Preflight
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,7 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         do {
-            let spec = try JobSpec.load(job)
+            let spec = try JobPreflight.load(job)
             print(try spec.resolvedYAML(), terminator: "")
             let params = spec.model.config.parameterCount.formatted()
             print("# \(job): valid; model \(spec.model.preset ?? spec.model.initialization.rawValue), \(params) parameters")

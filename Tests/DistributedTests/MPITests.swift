@@ -1,7 +1,7 @@
+import Diagnostics
 import Foundation
-import TestSupport
 import Testing
-import Training
+import TestSupport
 
 /// MPI is tested the way it is used: the built binary under `mpirun`, as a subprocess.
 @Suite struct MPITests {

@@ -3,11 +3,12 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import Interop
 import OPT
+import Preflight
 import Storage
 import TestSupport
 import Testing
-import Training
 
 /// `tooltune eval` run as a user runs it: on demo data with a small random model saved by
 /// ModelCheckpoint.save, on one rank and on two.
@@ -44,7 +45,7 @@ import Training
             """
         try text.write(toFile: job, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("models"), withIntermediateDirectories: true)
-        let model = try OPTModel(config: try JobSpec.load(job).model.config, seed: 3)
+        let model = try OPTModel(config: try JobPreflight.load(job).model.config, seed: 3)
         try ModelCheckpoint.save(model, to: checkpoint)
     }
 

@@ -1,12 +1,12 @@
+import Data
 import Evaluation
 import Foundation
 import JSON
 import OPT
-import TestSupport
 import Testing
+import TestSupport
 import Tokenizer
 import ToolBench
-import Training
 
 /// A model stand-in that answers each turn with the next scripted text and records the prompts.
 final class ScriptedGenerator: TurnGenerator {

@@ -1,7 +1,7 @@
 import Foundation
+import Interop
 import OPT
 import Storage
-import Training
 
 /// One reference file of Tests/Fixtures/opt (written by scripts/make_reference.py with transformers).
 struct Fixture {

@@ -1,9 +1,9 @@
+import Data  // Tokenizer: TokenEncoder
 import Foundation
-import TestSupport
 import Testing
+import TestSupport
 import Tokenizer
 import ToolBench
-import Training  // Tokenizer: TokenEncoder
 
 /// The 50 data_example steps against `Tests/Fixtures/tokenizer/real_toolbench_hashes.json`, which
 /// scripts/make_tokenizer_fixtures.py made with ToolBench's rules in Python and Hugging Face `tokenizers`:

@@ -1,3 +1,4 @@
+@testable import Job
 import Testing
 @testable import Training
 

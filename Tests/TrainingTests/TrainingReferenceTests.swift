@@ -1,8 +1,9 @@
 import Foundation
+import Interop
 import OPT
 import Storage
-import TestSupport
 import Testing
+import TestSupport
 @testable import Tokenizer
 import Training
 

@@ -28,8 +28,8 @@ public final class ProgressBar {
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : nil
         let width = 24, filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\(label) [\(bar)] \(done)/\(total) (\(detail)) \(Progress.duration(elapsed))"
-            + (eta.map { ", ETA \(Progress.duration($0))" } ?? "")
+        let line = "\(label) [\(bar)] \(done)/\(total) (\(detail)) \(ProgressBar.duration(elapsed))"
+            + (eta.map { ", ETA \(ProgressBar.duration($0))" } ?? "")
         if terminal {
             guard done == total || now.timeIntervalSince(lastLine) >= 0.2 else { return }
             lastLine = now
@@ -41,6 +41,14 @@ public final class ProgressBar {
             lastLine = now
             write(line + "\n")
         }
+    }
+
+    /// "42s", "3m05s", "1h02m": elapsed times and ETAs, here and in the trainer's progress lines.
+    public static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
     }
 
     /// Ends the line on a terminal.

@@ -10,6 +10,13 @@ public struct JobIssue: Sendable, Equatable, CustomStringConvertible {
     public let column: Int?
     public let message: String
 
+    public init(keyPath: String, line: Int?, column: Int?, message: String) {
+        self.keyPath = keyPath
+        self.line = line
+        self.column = column
+        self.message = message
+    }
+
     public var description: String {
         let place = line.map { ":\($0)" + (column.map { ":\($0)" } ?? "") } ?? ""
         return "\(place): \(keyPath.isEmpty ? "(document)" : keyPath): \(message)"
@@ -21,9 +28,36 @@ public struct JobSpecError: Error, CustomStringConvertible {
     public let file: String
     public let issues: [JobIssue]
 
+    public init(file: String, issues: [JobIssue]) {
+        self.file = file
+        self.issues = issues
+    }
+
     public var description: String {
         let count = issues.count == 1 ? "1 problem" : "\(issues.count) problems"
         return "\(file): \(count):\n" + issues.map { "  \(file)\($0.description)" }.joined(separator: "\n")
+    }
+}
+
+/// A path a job names, for the preflight to check: what must be there, and where the job says so.
+public struct NamedPath: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A file or folder that must be readable.
+        case readable
+        /// A tokenizer folder: vocab.json and merges.txt, its ids below the model's vocab_size (when known).
+        case tokenizer(vocabSize: Int?)
+    }
+
+    public let path: String
+    public let kind: Kind
+    /// Where the job names it.
+    public let keyPath: String
+    public let line: Int?
+    public let column: Int?
+
+    /// A problem with the path, placed where the job names it.
+    public func issue(_ message: String) -> JobIssue {
+        JobIssue(keyPath: keyPath, line: line, column: column, message: message)
     }
 }
 
@@ -48,9 +82,15 @@ final class YAMLTable {
 /// almost always a mistake in a job file.
 final class YAMLFields {
     private(set) var issues: [JobIssue] = []
+    private(set) var paths: [NamedPath] = []
 
     func report(_ keyPath: String, _ mark: Mark?, _ message: String) {
         issues.append(JobIssue(keyPath: keyPath, line: mark?.line, column: mark?.column, message: message))
+    }
+
+    /// Records a path the job names (reading touches no file; the preflight checks them).
+    func name(_ path: String, _ kind: NamedPath.Kind, keyPath: String, mark: Mark?) {
+        paths.append(NamedPath(path: path, kind: kind, keyPath: keyPath, line: mark?.line, column: mark?.column))
     }
 
     /// What a node is, for "found ..." in messages.

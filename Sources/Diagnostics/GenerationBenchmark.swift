@@ -1,7 +1,8 @@
 import Foundation
+import Interop
 import Kernels
 import OPT
-import Training
+import Reporting
 
 /// Times greedy generation the way scripts/bench_generate.py times transformers' `generate`: the same
 /// model file, the same prompt ids (BOS, then `3 + (i * 7919) % (vocab - 3)`), the same thread count, no
@@ -61,13 +62,13 @@ public enum GenerationBenchmark {
 
     public static func run(_ options: Options) throws -> Result {
         guard options.promptTokens >= 1, options.newTokens >= 2, options.repeats >= 1, options.warmup >= 0 else {
-            throw EvalError("bench generate: need --prompt-tokens >= 1, --new-tokens >= 2, --repeats >= 1, --warmup >= 0")
+            throw BenchmarkOptionError(message: "bench generate: need --prompt-tokens >= 1, --new-tokens >= 2, --repeats >= 1, --warmup >= 0")
         }
         useThreads(options.threads)
         let model = try ModelCheckpoint.load(options.model)
         let prompt = self.prompt(count: options.promptTokens, vocab: model.config.vocabSize)
         guard prompt.count + options.newTokens <= model.config.maxPositionEmbeddings else {
-            throw EvalError("bench generate: \(prompt.count) + \(options.newTokens) tokens exceed max_position_embeddings \(model.config.maxPositionEmbeddings)")
+            throw BenchmarkOptionError(message: "bench generate: \(prompt.count) + \(options.newTokens) tokens exceed max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
         let cache = try KVCache(config: model.config, capacity: prompt.count + options.newTokens)
         var prefills: [Double] = [], totals: [Double] = []

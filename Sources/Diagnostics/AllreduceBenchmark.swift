@@ -2,6 +2,7 @@ import Distributed
 import Foundation
 import Kernels
 import OPT
+import Reporting
 
 /// Times Float32 sum-allreduces over the job's ranks, the way scripts/bench_allreduce_torch.py times
 /// torch.distributed: whole messages of several sizes (with nccl-tests' bandwidth figures), and one
@@ -92,9 +93,11 @@ public enum AllreduceBenchmark {
             for iteration in 0..<(options.warmup + options.iterations) {
                 fill(count)
                 try comm.barrier()
-                let start = Date()
+                // Nanoseconds: on one rank an in-place allreduce is a no-op that Date's microseconds round to 0,
+                // and a bandwidth of infinity cannot be written as JSON.
+                let start = DispatchTime.now().uptimeNanoseconds
                 try body()
-                let elapsed = try comm.allreduce(Date().timeIntervalSince(start), .max)
+                let elapsed = try comm.allreduce(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, .max)
                 if iteration >= options.warmup { seconds.append(elapsed) }
             }
             check(count)

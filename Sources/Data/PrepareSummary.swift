@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 import ToolBench
 
 /// What `tooltune prepare` did, printed and written as `summary.json` beside the datasets.

@@ -74,5 +74,9 @@ public enum ModelCheckpoint {
 public struct ModelCheckpointError: Error, CustomStringConvertible {
     public let file: String
     public let message: String
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
     public var description: String { "\(file): \(message)" }
 }

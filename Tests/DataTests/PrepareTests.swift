@@ -1,12 +1,13 @@
+@testable import Data
 import Foundation
 import Kernels
+import Preflight
 import Storage
 import Synchronization
-import TestSupport
 import Testing
+import TestSupport
 import Tokenizer
 import ToolBench
-@testable import Training
 
 /// A job over the project's demo data (absolute paths, output in a temporary folder).
 struct PrepareWorkspace {
@@ -38,7 +39,7 @@ struct PrepareWorkspace {
 
     func preparation(_ jobFile: String) throws -> DataPreparation {
         let tokenizer = try Tokenizer(folder: project.appendingPathComponent("demo/tokenizer").path)
-        return DataPreparation(job: try JobSpec.load(jobFile), encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
+        return DataPreparation(job: try JobPreflight.load(jobFile), encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
     }
 
     var run: RunDirectory { RunDirectory(root.appendingPathComponent("run").path) }

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import OPT
+import Reporting
 
 /// Times training steps of a randomly initialized model on random tokens, part by part, the way
 /// scripts/bench_pytorch.py times PyTorch: same shapes, threads, dropout (0.1) and optimizer

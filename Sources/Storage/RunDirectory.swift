@@ -1,5 +1,4 @@
 import Foundation
-import Storage
 
 /// The files of one run under `checkpoint.dir`:
 ///
@@ -80,5 +79,9 @@ public struct RunDirectory: Sendable {
 public struct RunDirectoryError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
     public var description: String { "\(path): \(message)" }
 }

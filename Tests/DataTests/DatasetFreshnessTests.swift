@@ -1,9 +1,9 @@
+@testable import Data
 import Foundation
 import Storage
-import TestSupport
 import Testing
+import TestSupport
 import ToolBench
-@testable import Training
 
 /// A prepared dataset is used only while it still describes the job: same tokenizer, same `data.*`
 /// recipe, input files unchanged since.

@@ -1,5 +1,7 @@
 import Foundation
+import Job
 import Kernels
+import Reporting
 import Storage
 import ToolBench
 

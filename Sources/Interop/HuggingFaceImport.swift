@@ -1,5 +1,6 @@
 import Foundation
 import OPT
+import Reporting
 import Storage
 
 /// `tooltune import-hf`: a Hugging Face model folder -> a model file in the checkpoint format (`/model`,

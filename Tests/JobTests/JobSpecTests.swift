@@ -1,8 +1,9 @@
 import Foundation
+@testable import Job
 import OPT
-import TestSupport
+import Preflight
 import Testing
-@testable import Training
+import TestSupport
 
 /// A folder with the files a job points at: a tokenizer (ids 0..<64) and a training-data folder.
 struct JobWorkspace {
@@ -46,7 +47,7 @@ struct JobWorkspace {
 
     func text(_ yaml: String) -> String { yaml.replacingOccurrences(of: "ROOT", with: root.path) }
 
-    func parse(_ yaml: String) throws -> JobSpec { try JobSpec.parse(text(yaml), file: "job.yaml") }
+    func parse(_ yaml: String) throws -> JobSpec { try JobPreflight.check(text(yaml), file: "job.yaml") }
 
     func issues(_ yaml: String) -> [JobIssue] {
         do {
@@ -251,6 +252,44 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         let job = try workspace.parse(yaml)
         #expect(job.model.config.hiddenSize == 32 && job.model.config.wordEmbedProjDim == 32)
         #expect(job.model.config.maxPositionEmbeddings == 256)
+    }
+}
+
+/// Reading a job opens nothing it names; the preflight does, and reports what is missing at its key.
+@Suite struct JobReadingTests {
+    let workspace: JobWorkspace
+
+    init() throws { workspace = try JobWorkspace() }
+
+    /// init hf with every path gone: the text alone still gives the job, with the architecture the caller has.
+    var movedJob: String {
+        workspace.text(JobWorkspace.base
+            .replacingOccurrences(of: "  init: random\n  config: {preset: tiny, vocab_size: 64}", with: "  init: hf\n  path: ROOT/gone-model")
+            .replacingOccurrences(of: "path: ROOT/tok", with: "path: ROOT/gone-tok")
+            .replacingOccurrences(of: "train: ROOT/data", with: "train: ROOT/gone-data"))
+    }
+
+    @Test func parsingReadsTheTextAlone() throws {
+        var asked: [JobSpec.ModelFile] = []
+        let architecture = try #require(OPTConfig.presets["tiny"])
+        let reading = JobSpec.read(movedJob, file: "job.yaml", architecture: { asked.append($0); return architecture })
+        #expect(reading.issues.isEmpty, "\(reading.issues)")
+        #expect(asked == [.huggingFace(folder: workspace.root.path + "/gone-model")])
+        let job = try #require(reading.job)
+        #expect(job.model.config == architecture && job.tokenizer.path == workspace.root.path + "/gone-tok")
+        #expect(reading.paths.map(\.keyPath) == ["tokenizer.path", "data.train"])
+        #expect(reading.paths.first?.kind == .tokenizer(vocabSize: architecture.vocabSize) && reading.paths.first?.line == 7)
+    }
+
+    @Test func aModelNamedByPathNeedsAnArchitecture() throws {
+        let error = #expect(throws: JobSpecError.self) { try JobSpec.parse(movedJob, file: "job.yaml") }
+        #expect(error?.issues.map(\.keyPath) == ["model.path"], "\(error?.issues ?? [])")
+    }
+
+    @Test func thePreflightNamesEveryMissingFile() throws {
+        let error = #expect(throws: JobSpecError.self) { try JobPreflight.check(movedJob, file: "job.yaml") }
+        #expect(Set(error?.issues.map(\.keyPath) ?? []) == ["model.path", "tokenizer.path", "data.train"], "\(error?.issues ?? [])")
+        #expect(error?.issues.allSatisfy { $0.line != nil } == true)
     }
 }
 

@@ -1,10 +1,10 @@
 import Foundation
+import Interop
 import OPT
 import Storage
-import TestSupport
 import Testing
+import TestSupport
 import Tokenizer
-import Training
 
 /// `tooltune import-hf` and `tooltune export-hf` run as a user runs them.
 @Suite final class HuggingFaceCommandTests {

@@ -1,8 +1,8 @@
+import Diagnostics
 import Foundation
 import OPT
-import TestSupport
 import Testing
-import Training
+import TestSupport
 
 /// `tooltune bench allreduce` under mpirun: every size timed, the gradient sync sized by the preset,
 /// and every sum checked on every rank.

@@ -1,6 +1,6 @@
 import Foundation
+@testable import Reporting
 import Testing
-@testable import Training
 
 /// When the progress line is drawn, with a clock the test moves.
 @Suite struct ProgressBarTests {

@@ -1,10 +1,10 @@
 import Foundation
+import Interop
 import OPT
 import Storage
-import TestSupport
 import Testing
+import TestSupport
 import Tokenizer
-import Training
 
 /// Importing the checkpoints transformers wrote (Tests/Fixtures/hf) and exporting models back, checked
 /// against transformers' own logits, tensors, safetensors bytes and config files.

@@ -1,9 +1,9 @@
 import Foundation
+import Interop
 import OPT
 import Storage
-import TestSupport
 import Testing
-import Training
+import TestSupport
 
 @Suite struct ModelCheckpointTests {
     let folder: URL

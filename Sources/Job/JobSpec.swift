@@ -1,11 +1,13 @@
 import Foundation
 import OPT
-import Storage
 import ToolBench
 import Yams
 
 /// A training job as described by its YAML file (`jobs/*.yaml`), with every default filled in.
 /// Relative paths in the file are resolved against the current directory, as `mpirun` keeps it.
+///
+/// Reading the text touches no file (`parse`); whether the files it names are there is the preflight's
+/// question (`Preflight.JobPreflight`), asked by `validate`, `prepare`, `train` and `eval`.
 public struct JobSpec: Sendable {
     public var name: String
     public var seed: Int
@@ -142,34 +144,53 @@ extension JobSpec {
     static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop"]
     static let configKeys = ["preset"] + OPTConfig.CodingKeys.allCases.map(\.rawValue)
 
-    /// Reads and validates a job file; throws a `JobSpecError` listing every problem found.
-    public static func load(_ file: String) throws -> JobSpec {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            let why = FileManager.default.fileExists(atPath: file) ? "cannot read the file" : "no such file"
-            throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil, message: why)])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil, message: "not UTF-8 text")])
-        }
-        return try parse(text, file: file)
+    /// Where the architecture of a model the job names by path comes from: `JobPreflight` reads the files;
+    /// a checkpoint re-reading the job it stores has the model at hand.
+    public typealias ArchitectureSource = (ModelFile) throws -> OPTConfig
+
+    /// A model named by `model.path`, whose architecture only its files hold.
+    public enum ModelFile: Sendable, Equatable {
+        /// A Hugging Face model folder (init hf): its config.json.
+        case huggingFace(folder: String)
+        /// A ToolTune model file (init checkpoint): its `model_config` attribute.
+        case checkpoint(String)
     }
 
-    /// Validates job YAML text; `file` names it in errors.
-    public static func parse(_ text: String, file: String) throws -> JobSpec {
+    /// What reading a job's text found, without touching the file system.
+    public struct Reading: Sendable {
+        /// The job, when the text has no problem.
+        public var job: JobSpec?
+        /// Every problem, in the order the schema reads the keys.
+        public var issues: [JobIssue]
+        /// Every path the job names, with where (model.path aside: `architecture` reads it), for the preflight.
+        public var paths: [NamedPath]
+    }
+
+    /// Validates job YAML text; `file` names it in errors. Pure: a job that names its model by path
+    /// (init hf or checkpoint) takes the architecture from `architecture` (without one, that is a problem).
+    public static func parse(_ text: String, file: String, architecture: ArchitectureSource? = nil) throws -> JobSpec {
+        let reading = read(text, file: file, architecture: architecture)
+        if let job = reading.job, reading.issues.isEmpty { return job }
+        throw JobSpecError(file: file, issues: reading.issues)
+    }
+
+    /// Reads job YAML text into the job, every problem in it and every path it names.
+    public static func read(_ text: String, file: String, architecture: ArchitectureSource?) -> Reading {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
-                throw JobSpecError(file: file, issues: [JobIssue(keyPath: "", line: nil, column: nil,
-                                                                 message: "empty file; expected a job mapping")])
+                return Reading(job: nil, issues: [JobIssue(keyPath: "", line: nil, column: nil,
+                                                           message: "empty file; expected a job mapping")], paths: [])
             }
             root = node
         } catch let error as YamlError {
-            throw JobSpecError(file: file, issues: syntaxIssues(error))
+            return Reading(job: nil, issues: syntaxIssues(error), paths: [])
+        } catch {
+            return Reading(job: nil, issues: [JobIssue(keyPath: "", line: nil, column: nil, message: "YAML error: \(error)")], paths: [])
         }
         let fields = YAMLFields()
-        let job = read(root, fields: fields, file: file, text: text)
-        if let job, fields.issues.isEmpty { return job }
-        throw JobSpecError(file: file, issues: fields.issues)
+        let job = read(root, fields: fields, file: file, text: text, architecture: architecture)
+        return Reading(job: fields.issues.isEmpty ? job : nil, issues: fields.issues, paths: fields.paths)
     }
 
     static func syntaxIssues(_ error: YamlError) -> [JobIssue] {
@@ -189,19 +210,19 @@ extension JobSpec {
     }
 
     // swiftlint:disable:next function_body_length
-    static func read(_ root: Node, fields f: YAMLFields, file: String, text: String) -> JobSpec? {
+    static func read(_ root: Node, fields f: YAMLFields, file: String, text: String, architecture: ArchitectureSource?) -> JobSpec? {
         guard let top = f.table(root, path: "", allowed: topKeys) else { return nil }
 
         let name = f.string(top, "name", required: true, allowed: "a name of letters, digits, '.', '_' or '-'",
                             check: { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
         let seed = f.int(top, "seed", range: 0...Int.max) ?? 1234
 
-        let model = readModel(top, f)
+        let model = readModel(top, f, architecture: architecture)
 
         var tokenizerPath: String?
         if let t = f.table(top, "tokenizer", allowed: ["path"], required: true) {
             tokenizerPath = f.string(t, "path", required: true, allowed: "a folder with vocab.json and merges.txt")
-            if let p = tokenizerPath { checkTokenizer(p, keyPath: t.keyPath("path"), mark: t.entries["path"]?.mark, vocabSize: model?.config.vocabSize, f) }
+            if let p = tokenizerPath { f.name(p, .tokenizer(vocabSize: model?.config.vocabSize), keyPath: t.keyPath("path"), mark: t.entries["path"]?.mark) }
         }
 
         let data = readData(top, f, modelPositions: model?.config.maxPositionEmbeddings)
@@ -222,7 +243,7 @@ extension JobSpec {
                        train: train, checkpoint: checkpoint, distributed: distributed, eval: eval, file: file, text: text)
     }
 
-    static func readModel(_ top: YAMLTable, _ f: YAMLFields) -> ModelSpec? {
+    static func readModel(_ top: YAMLTable, _ f: YAMLFields, architecture: ArchitectureSource?) -> ModelSpec? {
         guard let m = f.table(top, "model", allowed: modelKeys, required: true) else { return nil }
         guard let initName = f.choice(m, "init", ModelSpec.Initialization.allCases.map(\.rawValue), required: true),
               let initialization = ModelSpec.Initialization(rawValue: initName)
@@ -245,10 +266,17 @@ extension JobSpec {
                 return nil
             }
             let mark = m.entries["path"]?.mark
-            let config = initialization == .hf
-                ? readHFConfig(path, keyPath: m.keyPath("path"), mark: mark, f)
-                : readCheckpointConfig(path, keyPath: m.keyPath("path"), mark: mark, f)
-            guard let config else { return nil }
+            guard let architecture else {
+                f.report(m.keyPath("path"), mark, "init \(initName) takes the architecture from \(path), which reading the job alone does not open")
+                return nil
+            }
+            let config: OPTConfig
+            do {
+                config = try architecture(initialization == .hf ? .huggingFace(folder: path) : .checkpoint(path))
+            } catch {
+                f.report(m.keyPath("path"), mark, "\(error)")
+                return nil
+            }
             return ModelSpec(initialization: initialization, path: path, preset: nil, config: config)
         }
     }
@@ -298,51 +326,12 @@ extension JobSpec {
         return config.problems.isEmpty ? (preset, config) : nil
     }
 
-    static func readHFConfig(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) -> OPTConfig? {
-        do {
-            return try HuggingFaceModel.config(folder: path)
-        } catch {
-            f.report(keyPath, mark, "\(error)")
-            return nil
-        }
-    }
-
-    static func readCheckpointConfig(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) -> OPTConfig? {
-        do {
-            let file = try HDF5File(path, mode: .readOnly)
-            let config = try file.root.jsonAttribute("model_config", as: OPTConfig.self)
-            for problem in config.problems { f.report(keyPath, mark, "\(path): \(problem)") }
-            return config.problems.isEmpty ? config : nil
-        } catch {
-            f.report(keyPath, mark, "expected a ToolTune checkpoint (.h5 with a model_config attribute): \(error)")
-            return nil
-        }
-    }
-
-    static func checkTokenizer(_ path: String, keyPath: String, mark: Mark?, vocabSize: Int?, _ f: YAMLFields) {
-        let folder = URL(fileURLWithPath: path)
-        for name in ["vocab.json", "merges.txt"] where !FileManager.default.isReadableFile(atPath: folder.appendingPathComponent(name).path) {
-            f.report(keyPath, mark, "expected a folder with vocab.json and merges.txt, found no readable \(folder.appendingPathComponent(name).path)")
-            return
-        }
-        let vocabFile = folder.appendingPathComponent("vocab.json").path
-        guard let data = FileManager.default.contents(atPath: vocabFile),
-              let vocab = (try? JSONSerialization.jsonObject(with: data)) as? [String: Int]
-        else {
-            f.report(keyPath, mark, "\(vocabFile): expected a JSON object of token -> id")
-            return
-        }
-        if let vocabSize, let maxID = vocab.values.max(), maxID >= vocabSize {
-            f.report(keyPath, mark, "\(vocabFile) has token id \(maxID), but the model's vocab_size is \(vocabSize)")
-        }
-    }
-
     static func readData(_ top: YAMLTable, _ f: YAMLFields, modelPositions: Int?) -> DataSpec? {
         guard let d = f.table(top, "data", allowed: dataKeys, required: true) else { return nil }
         let train = f.string(d, "train", required: true, allowed: "a file or folder of training data")
-        if let train { checkExists(train, keyPath: d.keyPath("train"), mark: d.entries["train"]?.mark, f) }
+        if let train { f.name(train, .readable, keyPath: d.keyPath("train"), mark: d.entries["train"]?.mark) }
         let eval = f.string(d, "eval", allowed: "a file or folder of evaluation data")
-        if let eval { checkExists(eval, keyPath: d.keyPath("eval"), mark: d.entries["eval"]?.mark, f) }
+        if let eval { f.name(eval, .readable, keyPath: d.keyPath("eval"), mark: d.entries["eval"]?.mark) }
         let format = f.choice(d, "format", DataSpec.Format.allCases.map(\.rawValue)).flatMap(DataSpec.Format.init) ?? .auto
         let positions = modelPositions ?? 2048
         let maxSeqLen = f.int(d, "max_seq_len", range: 16...positions,
@@ -353,18 +342,10 @@ extension JobSpec {
         let keepThoughts = f.bool(d, "keep_thoughts") ?? false
         let lossTurns = f.choice(d, "loss_turns", LossTurns.allCases.map(\.rawValue)).flatMap(LossTurns.init) ?? .lastAssistant
         let testQueryIDs = f.strings(d, "test_query_ids", allowed: "a file or folder of test query ids ({\"<qid>\": 0, ...}) or a list of them")
-        for item in testQueryIDs { checkExists(item.value, keyPath: item.keyPath, mark: item.mark, f) }
+        for item in testQueryIDs { f.name(item.value, .readable, keyPath: item.keyPath, mark: item.mark) }
         guard let train else { return nil }
         return DataSpec(train: train, eval: eval, format: format, maxSeqLen: maxSeqLen ?? min(2048, positions), fit: fit,
                         packing: packing, keepThoughts: keepThoughts, lossTurns: lossTurns, testQueryIDs: testQueryIDs.map(\.value))
-    }
-
-    static func checkExists(_ path: String, keyPath: String, mark: Mark?, _ f: YAMLFields) {
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            let cwd = FileManager.default.currentDirectoryPath
-            f.report(keyPath, mark, "no readable file or folder at \(path) (relative paths start at the current directory, \(cwd))")
-            return
-        }
     }
 
     static func readTrain(_ top: YAMLTable, _ f: YAMLFields, maxSeqLen: Int?) -> TrainSpec? {
@@ -419,10 +400,10 @@ extension JobSpec {
                                   what: "a whole number from 1 to data.max_seq_len - 16 (\(budget)), so a prompt still fits") ?? eval.maxNewTokens
         eval.everyCheckpoint = f.bool(e, "every_checkpoint") ?? true
         let queries = f.strings(e, "queries", allowed: "a ToolBench query file or folder (instruction format) or a list of them")
-        for item in queries { checkExists(item.value, keyPath: item.keyPath, mark: item.mark, f) }
+        for item in queries { f.name(item.value, .readable, keyPath: item.keyPath, mark: item.mark) }
         eval.queries = queries.map(\.value)
         eval.toolenv = f.string(e, "toolenv", allowed: "a ToolBench toolenv/tools folder")
-        if let toolenv = eval.toolenv { checkExists(toolenv, keyPath: e.keyPath("toolenv"), mark: e.entries["toolenv"]?.mark, f) }
+        if let toolenv = eval.toolenv { f.name(toolenv, .readable, keyPath: e.keyPath("toolenv"), mark: e.entries["toolenv"]?.mark) }
         eval.maxSteps = f.int(e, "max_steps", range: 1...1000) ?? 12
         eval.temperature = f.double(e, "temperature", range: 0...100, what: "a number >= 0 (0 = greedy)") ?? 0
         eval.topP = f.double(e, "top_p", range: 0...1, openLower: true) ?? 1
@@ -443,7 +424,7 @@ extension JobSpec {
             case "auto": spec.resume = .auto
             case "never": spec.resume = .never
             default:
-                checkExists(resume, keyPath: c.keyPath("resume"), mark: c.entries["resume"]?.mark, f)
+                f.name(resume, .readable, keyPath: c.keyPath("resume"), mark: c.entries["resume"]?.mark)
                 spec.resume = .from(resume)
             }
         }
