@@ -103,9 +103,9 @@ shape() {
     ip netns exec "$ns" tc qdisc del dev "$dev" root 2>/dev/null || true
     if [ "$link" != none ]; then
         local burst
-        # 100 us of traffic, at least one 64 KiB GSO packet; 20 ms of queue, so TCP meets a bottleneck
-        # rather than drops.
-        burst=$(($(rate_bits "$link") / 8 / 10000)); [ $burst -ge 65536 ] || burst=65536
+        # A burst of 1 ms of traffic (at least one 64 KiB GSO packet), so the shaper keeps its rate while
+        # the shared cores delay it by up to that; 20 ms of queue, so TCP meets a bottleneck, not drops.
+        burst=$(($(rate_bits "$link") / 8 / 1000)); [ $burst -ge 65536 ] || burst=65536
         tbf=(tbf rate "$link" burst "$burst" latency 20ms)
     fi
     if [ -n "$delay" ]; then
@@ -148,6 +148,20 @@ in_host() {
     "$state/enter" "$name-$k" /bin/sh -c '. "$0" && exec "$@"' "$state/env" "$@"
 }
 
+# daemon OUT CMD...: CMD, which leaves a daemon behind, with its output appended to OUT and none of this
+# script's other open files: a caller that waits for them to close (a pipe of its output, Foundation's
+# Process watching its child) would otherwise wait for the daemon to end.
+daemon() {
+    local out=$1; shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -le 2 ] || [ "$fd" -eq 255 ] || eval "exec $fd>&-"
+        done 2>/dev/null
+        "$@" </dev/null >>"$out" 2>&1
+    )
+}
+
 # Starts the daemons of a Slurm cluster of $count hosts: munged, slurmctld on host 1, slurmd on each.
 slurm_up() {
     for tool in munged slurmctld slurmd sbatch sinfo; do
@@ -187,12 +201,14 @@ slurm_up() {
         echo "PartitionName=sim Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
     } >"$dir/slurm.conf"
     # One munged serves every simulated host: its socket is on the file system they share.
-    "$state/enter" "$name-1" munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
-        --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" \
-        --origin="$subnet.1" || die_log "$dir/munge/munged.log" "munged did not start"
-    in_host 1 slurmctld -f "$dir/slurm.conf" || die_log "$dir/slurmctld.log" "slurmctld did not start"
+    local out=$dir/daemons.out
+    daemon "$out" "$state/enter" "$name-1" munged --force --key-file="$dir/munge/munge.key" \
+        --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
+        --seed-file="$dir/munge/munged.seed" --origin="$subnet.1" || die_log "$dir/munge/munged.log" "munged did not start: $(cat "$out")"
+    daemon "$out" in_host 1 slurmctld -f "$dir/slurm.conf" || die_log "$dir/slurmctld.log" "slurmctld did not start: $(cat "$out")"
     for k in $(seq 1 "$count"); do
-        in_host "$k" slurmd -f "$dir/slurm.conf" || die_log "$dir/slurmd-$name-$k.log" "slurmd on $name-$k did not start"
+        daemon "$out" in_host "$k" slurmd -f "$dir/slurm.conf" \
+            || die_log "$dir/slurmd-$name-$k.log" "slurmd on $name-$k did not start: $(cat "$out")"
     done
     # Ready when every node is idle.
     local tries=0
