@@ -1,8 +1,12 @@
 import Foundation
 import Synchronization
 
-/// SIGINT and SIGTERM ask a training run to stop at the next step boundary (after writing a checkpoint)
-/// instead of killing it mid-step. A second signal ends the process at once.
+/// SIGINT, SIGTERM and SIGUSR1 ask a training run to stop at the next step boundary (after writing a
+/// checkpoint) instead of killing it mid-step. A second signal ends the process at once.
+///
+/// SIGUSR1 is the one to send to mpirun: it forwards USR1 to every rank and leaves them running, while
+/// it answers INT or TERM by sending TERM to the ranks and KILL a second later (Open MPI 4's
+/// odls_base_sigkill_timeout), which is too soon for a step and a checkpoint of a real model.
 public enum StopSignal {
     private static let received = Atomic<Int32>(0)
 
@@ -20,8 +24,9 @@ public enum StopSignal {
         sigemptyset(&unblock)
         sigaddset(&unblock, SIGINT)
         sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGUSR1)
         sigprocmask(SIG_UNBLOCK, &unblock, nil)
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGUSR1] {
             signal(sig) { number in
                 if StopSignal.received.exchange(number, ordering: .relaxed) != 0 {
                     _exit(128 + number)
