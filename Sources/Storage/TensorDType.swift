@@ -1,3 +1,5 @@
+import Kernels
+
 /// The element types ToolTune reads from and writes to Hugging Face checkpoints, with safetensors' names.
 /// Every one is read as Float32 (float16 and bfloat16 widen exactly) and written from Float32 by rounding
 /// to nearest, ties to even.
@@ -57,33 +59,5 @@ public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible
         case .bfloat16:
             for i in 0..<count { destination.storeBytes(of: HalfPrecision.bfloat16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         }
-    }
-}
-
-/// IEEE binary16 and bfloat16 bit patterns to and from Float32. Swift's Float16 does binary16 (its
-/// conversions are IEEE's: exact widening, round-to-nearest-even narrowing); bfloat16 has no Swift type.
-public enum HalfPrecision {
-    @inline(__always)
-    public static func float(fromFloat16 bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
-
-    /// Every binary16 value widened (256 KB): a lookup is several times faster than Float16's conversion
-    /// where the CPU has no half-precision instructions (x86-64 without F16C, the default build target).
-    static let float16Table: [Float] = (0...UInt16.max).map { float(fromFloat16: $0) }
-
-    @inline(__always)
-    public static func float16(_ value: Float) -> UInt16 { Float16(value).bitPattern }
-
-    /// Exact: bfloat16 is the top half of a Float32.
-    @inline(__always)
-    public static func float(fromBFloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
-
-    /// Rounds to the nearest bfloat16, ties to even (add 0x7FFF plus the lowest kept bit, then truncate);
-    /// values that round past the largest finite bfloat16 become infinity, as in PyTorch. NaN stays NaN
-    /// (quieted), since rounding a NaN's payload could carry into the exponent and make it infinity.
-    @inline(__always)
-    public static func bfloat16(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Storage
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import Storage
 import TestSupport
@@ -107,6 +108,33 @@ struct ClusterTests {
                     "step \(record.step): comm_s \(record.communicationSeconds) s, but \(gradientBytes) bytes at 1 Gbit/s take \(floor) s")
             #expect(record.communicationSeconds <= record.seconds)
         }
+    }
+
+    /// 2 hosts x 2 ranks: every reduction sums exactly, and host 2's link carries what each one's algorithm
+    /// says (S = the Float32 bytes summed, both directions counted, plus ~4% of TCP/IP headers):
+    /// hierarchical fp32, the two node leaders exchange S each way (any 2-rank allreduce must): 2 S;
+    /// hierarchical bf16, half of that: 1 S; flat bf16, each rank sends a quarter of its bf16 values to
+    /// each other rank and gathers the other quarters back: 2 S, no better than Float32 between nodes.
+    @Test func bfloat16OverNodeLeadersHalvesTheBytesOnTheLink() throws {
+        let cluster = try SimulatedCluster(hosts: 2, slots: 2)
+        defer { cluster.down() }
+        var ratios: [String: Double] = [:]
+        for (topology, wire) in [("hierarchical", "fp32"), ("hierarchical", "bf16"), ("flat", "bf16")] {
+            let before = try cluster.linkBytes(host: 2)
+            let run = try cluster.run(mpirun(cluster, ranks: 4, ["bench", "allreduce", "--sizes", "2,6", "--preset", "tiny",
+                                                                  "--bucket-mb", "1", "--iterations", "2", "--warmup", "0",
+                                                                  "--topology", topology, "--wire", wire, "--json"]))
+            expectSuccess(run, "bench allreduce \(topology) \(wire)")
+            let line = try #require(run.stdout.split(separator: "\n").last)
+            let result = try JSONDecoder().decode(AllreduceBenchmark.Result.self, from: Data(line.utf8))
+            #expect(result.verified && result.nodes == (topology == "flat" ? nil : 2))
+            // Float32 bytes summed: two iterations of each message and of the gradient, bucketed and whole.
+            let summed = 2 * (result.messages.reduce(0) { $0 + $1.bytes } + 2 * 4 * result.gradientElements)
+            ratios["\(topology) \(wire)"] = Double(try cluster.linkBytes(host: 2) - before) / Double(summed)
+        }
+        #expect((2.0...2.25).contains(ratios["hierarchical fp32"]!), "\(ratios)")
+        #expect((1.0...1.15).contains(ratios["hierarchical bf16"]!), "\(ratios)")
+        #expect((2.0...2.25).contains(ratios["flat bf16"]!), "\(ratios)")
     }
 
     /// Slurm (Debian's slurm-wlm: slurmctld and a slurmd per simulated host) runs cluster/train.sbatch as
