@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "ToolBench", dependencies: ["JSON"]),
         .target(name: "Reporting"),
         // The job file: its schema, read from text alone.
-        .target(name: "Job", dependencies: ["OPT", "ToolBench", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Job", dependencies: ["OPT", "ToolBench", "Distributed", .product(name: "Yams", package: "Yams")]),
         // Model files shared with other tools: ToolTune's /model, Hugging Face folders.
         .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "Reporting",
                                                 .product(name: "Yams", package: "Yams")]),
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "Distributed", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Job", "Preflight", "Storage", "ToolBench", "Tokenizer", "Kernels",
                                                       "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Storage", "Tokenizer", "TestSupport"]),

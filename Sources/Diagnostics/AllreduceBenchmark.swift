@@ -67,7 +67,9 @@ public enum AllreduceBenchmark {
         public var verified: Bool
 
         enum CodingKeys: String, CodingKey {
-            case framework, ranks, topology, nodes, wire, iterations, messages, preset, verified
+            case framework, ranks, nodes, iterations, messages, preset, verified
+            case topology = "allreduce"
+            case wire = "allreduce_dtype"
             case gradientElements = "gradient_elements"
             case bucketMB = "bucket_mb"
             case bucketedSeconds = "bucketed_s"
@@ -86,7 +88,7 @@ public enum AllreduceBenchmark {
         // Rank r holds i % 3 + 1 + r % 2 at i: integers whose every partial sum is at most 3.5 n, so the
         // sums are exact in Float32 and, up to 73 ranks, in bfloat16.
         if options.reduction.wire == .bf16, 7 * comm.size > 512 {
-            throw BenchmarkOptionError(message: "--wire bf16 checks its sums exactly up to 73 ranks; this job has \(comm.size)")
+            throw BenchmarkOptionError(message: "--allreduce-dtype bf16 checks its sums exactly up to 73 ranks; this job has \(comm.size)")
         }
         let reducer = try GradientReducer(comm: comm, options.reduction)
         let buffer = FloatBuffer(count: largest)

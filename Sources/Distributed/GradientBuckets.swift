@@ -16,7 +16,8 @@ public final class GradientBuckets: @unchecked Sendable {
         public var wait: Double
     }
 
-    private let reducer: GradientReducer
+    /// How the buckets are summed.
+    public let reducer: GradientReducer
     private let buffer: UnsafeMutablePointer<Float>
     private let bucketElements: Int
     private let worker: Worker?
@@ -85,7 +86,8 @@ public final class GradientBuckets: @unchecked Sendable {
 
     /// A thread that reduces queued ranges one after another.
     private final class Worker: @unchecked Sendable {
-        private let reducer: GradientReducer
+        /// How the buckets are summed.
+    public let reducer: GradientReducer
         private let buffer: UnsafeMutablePointer<Float>
         private let condition = NSCondition()
         /// nil asks the thread to end.

@@ -42,7 +42,7 @@ public struct GradientReduction: Sendable, Equatable, CustomStringConvertible {
 ///   `bf16(bf16(g_0) + bf16(g_1) + ... + bf16(g_{p-1}))`, the sum in Float32 in rank order whatever the
 ///   network: half the bytes of Float32, two roundings to 8 significant bits (2^-9 relative each), none in
 ///   the accumulation. Where only one rank exchanges (one node, hierarchical), nothing is rounded.
-public final class GradientReducer: @unchecked Sendable {
+public final class GradientReducer: @unchecked Sendable, CustomStringConvertible {
     public let reduction: GradientReduction
     /// The ranks it sums over.
     public let comm: Communicator
@@ -84,10 +84,17 @@ public final class GradientReducer: @unchecked Sendable {
         }
     }
 
-    /// Ranks per node and nodes, as this reducer sees them (hierarchical), for logs.
+    /// Nodes and this node's ranks, as a hierarchical sum found them (nodes is 0 where this rank is no leader).
     public var layout: (nodes: Int, ranksPerNode: Int)? {
         guard let node else { return nil }
         return (leaders?.size ?? 0, node.size)
+    }
+
+    /// For logs: "flat, fp32", "hierarchical over 2 nodes (4 ranks here), bf16 on the wire".
+    public var description: String {
+        let how = layout.map { "hierarchical" + ($0.nodes > 0 ? " over \($0.nodes) nodes" : "") + " (\($0.ranksPerNode) ranks on this node)" }
+            ?? reduction.topology.rawValue
+        return "\(how), \(reduction.wire.rawValue) on the wire"
     }
 
     /// Sums `buffer` over all ranks of the communicator, in place.

@@ -82,19 +82,19 @@ extension Bench {
         var iterations = 5
         @Option(help: "Untimed iterations first.")
         var warmup = 1
-        @Option(help: "flat (one MPI_Allreduce) or hierarchical (within each node over shared memory, then one rank per node over the network).")
-        var topology = "flat"
-        @Option(help: "fp32, or bf16 (sent as bfloat16, summed in float32).")
-        var wire = "fp32"
+        @Option(help: "flat (one MPI_Allreduce) or hierarchical (within each node over shared memory, then one rank per node over the network): the job's distributed.allreduce.")
+        var allreduce = "flat"
+        @Option(help: "fp32, or bf16 (sent as bfloat16, summed in float32): the job's distributed.allreduce_dtype.")
+        var allreduceDtype = "fp32"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
-            guard let topology = GradientReduction.Topology(rawValue: topology) else {
-                throw ValidationError("--topology: \"\(topology)\" is not flat or hierarchical")
+            guard let topology = GradientReduction.Topology(rawValue: allreduce) else {
+                throw ValidationError("--allreduce: \"\(allreduce)\" is not flat or hierarchical")
             }
-            guard let wire = GradientReduction.Wire(rawValue: wire) else {
-                throw ValidationError("--wire: \"\(wire)\" is not fp32 or bf16")
+            guard let wire = GradientReduction.Wire(rawValue: allreduceDtype) else {
+                throw ValidationError("--allreduce-dtype: \"\(allreduceDtype)\" is not fp32 or bf16")
             }
             let sizesMB = try sizes.split(separator: ",").map { part in
                 guard let mb = Double(part.trimmingCharacters(in: .whitespaces)) else {

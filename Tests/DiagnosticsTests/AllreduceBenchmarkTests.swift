@@ -29,11 +29,11 @@ import TestSupport
     /// steps), the sizes splitting unevenly over the ranks; the result says how it summed.
     @Test(arguments: [("flat", "fp32"), ("flat", "bf16"), ("hierarchical", "fp32"), ("hierarchical", "bf16")])
     func everyReductionSumsExactly(topology: String, wire: String) throws {
-        let result = try run(ranks: 3, ["--topology", topology, "--wire", wire])
+        let result = try run(ranks: 3, ["--allreduce", topology, "--allreduce-dtype", wire])
         #expect(result.verified && result.topology == topology && result.wire == wire)
         #expect(result.nodes == (topology == "hierarchical" ? 1 : nil))
-        let bad = try runProcess(ToolTuneBinary.path, ["bench", "allreduce", "--wire", "fp8"])
-        #expect(bad.status != 0 && bad.stderr.contains("--wire: \"fp8\" is not fp32 or bf16"), "\(bad.stderr)")
+        let bad = try runProcess(ToolTuneBinary.path, ["bench", "allreduce", "--allreduce-dtype", "fp8"])
+        #expect(bad.status != 0 && bad.stderr.contains("--allreduce-dtype: \"fp8\" is not fp32 or bf16"), "\(bad.stderr)")
     }
 
     @Test func oneRankWorksWithoutMPIRunAndBadOptionsAreNamed() throws {

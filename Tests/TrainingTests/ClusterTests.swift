@@ -123,7 +123,7 @@ struct ClusterTests {
             let before = try cluster.linkBytes(host: 2)
             let run = try cluster.run(mpirun(cluster, ranks: 4, ["bench", "allreduce", "--sizes", "2,6", "--preset", "tiny",
                                                                   "--bucket-mb", "1", "--iterations", "2", "--warmup", "0",
-                                                                  "--topology", topology, "--wire", wire, "--json"]))
+                                                                  "--allreduce", topology, "--allreduce-dtype", wire, "--json"]))
             expectSuccess(run, "bench allreduce \(topology) \(wire)")
             let line = try #require(run.stdout.split(separator: "\n").last)
             let result = try JSONDecoder().decode(AllreduceBenchmark.Result.self, from: Data(line.utf8))
@@ -135,6 +135,22 @@ struct ClusterTests {
         #expect((2.0...2.25).contains(ratios["hierarchical fp32"]!), "\(ratios)")
         #expect((1.0...1.15).contains(ratios["hierarchical bf16"]!), "\(ratios)")
         #expect((2.0...2.25).contains(ratios["flat bf16"]!), "\(ratios)")
+    }
+
+    /// 2 hosts x 2 ranks train with distributed.allreduce: hierarchical and allreduce_dtype: bf16 (the
+    /// checkpoints' weight check proves every rank took the same steps) close to flat fp32.
+    @Test func hierarchicalBFloat16TrainingStaysCloseToFlatFloat32() throws {
+        let cluster = try SimulatedCluster(hosts: 2, slots: 2)
+        defer { cluster.down() }
+        let flat = try TrainingJob("flat-fp32", global: 4096)
+        let tuned = try TrainingJob("hierarchical-bf16", global: 4096, extra: "distributed: {allreduce: hierarchical, allreduce_dtype: bf16}")
+        expectSuccess(try cluster.run(mpirun(cluster, ranks: 4, ["train", flat.file.path])), "flat fp32")
+        let run = try cluster.run(mpirun(cluster, ranks: 4, ["train", tuned.file.path]))
+        expectSuccess(run, "hierarchical bf16")
+        #expect(run.stdout.contains("hierarchical over 2 nodes (2 ranks on this node), bf16 on the wire"), "\(run.stdout.prefix(2000))")
+        let a = try flat.metrics(), b = try tuned.metrics()
+        #expect(a.count == 6 && b.count == 6 && a[0].loss == b[0].loss)
+        for (x, y) in zip(a, b) { #expect(abs(x.loss - y.loss) <= 1e-3 * x.loss, "step \(x.step): \(x.loss) vs \(y.loss)") }
     }
 
     /// Slurm (Debian's slurm-wlm: slurmctld and a slurmd per simulated host) runs cluster/train.sbatch as
