@@ -111,7 +111,7 @@ shape() {
     if [ -n "$delay" ]; then
         ip netns exec "$ns" tc qdisc add dev "$dev" root handle 1: netem delay "$delay" limit 100000 2>/dev/null || \
             die "--delay needs the kernel's netem qdisc (sch_netem), which this kernel does not have; --link works without it"
-        [ ${#tbf[@]} -eq 0 ] || ip netns exec "$ns" tc qdisc add dev "$dev" parent 1: handle 2: "${tbf[@]}"
+        [ ${#tbf[@]} -eq 0 ] || ip netns exec "$ns" tc qdisc add dev "$dev" parent 1:1 handle 10: "${tbf[@]}"
     elif [ ${#tbf[@]} -gt 0 ]; then
         ip netns exec "$ns" tc qdisc add dev "$dev" root "${tbf[@]}"
     fi

@@ -199,8 +199,9 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         if ranks == nil {
             kill(process.processIdentifier, SIGTERM)
         } else {
-            // What mpirun does with a SIGTERM: forward it to every rank. (Signalling mpirun itself proves
-            // nothing here: it inherits the test runner's blocked signals.)
+            // What mpirun does with a SIGUSR1 (and with a SIGTERM, which it follows with a SIGKILL 1 s later):
+            // send it to every rank. (Signalling mpirun itself proves nothing here: it inherits the test
+            // runner's blocked signals; ClusterTests' Slurm test signals a real mpirun.)
             _ = try runProcess("/usr/bin/pkill", ["-TERM", "-P", "\(process.processIdentifier)", "tooltune"])
         }
         process.waitUntilExit()
