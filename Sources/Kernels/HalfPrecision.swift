@@ -18,74 +18,47 @@ public enum HalfPrecision {
     /// Rounds to the nearest bfloat16, ties to even (add 0x7FFF plus the lowest kept bit, then truncate);
     /// values that round past the largest finite bfloat16 become infinity, as in PyTorch. NaN stays NaN
     /// (quieted), since rounding a NaN's payload could carry into the exponent and make it infinity.
+    /// Branch-free, so loops over it vectorize.
     @inline(__always)
     public static func bfloat16(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+        let isNaN = bits & 0x7FFF_FFFF > 0x7F80_0000
+        return UInt16(truncatingIfNeeded: isNaN ? (bits &>> 16) | 0x0040 : rounded)
     }
 }
 
 // MARK: Buffers
 
 extension HalfPrecision {
-    /// `count` values rounded to bfloat16 as `bfloat16(_:)` rounds them, eight at a time.
+    /// `count` values rounded to bfloat16 as `bfloat16(_:)` rounds them.
     public static func bfloat16(_ values: UnsafePointer<Float>, into bits: UnsafeMutablePointer<UInt16>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let x = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<UInt32>.self)
-            UnsafeMutableRawPointer(bits + i).storeBytes(of: bfloat16(x), as: SIMD8<UInt16>.self)
-            i += 8
-        }
-        while i < count {
-            bits[i] = bfloat16(values[i])
-            i += 1
-        }
+        for i in 0..<count { bits[i] = bfloat16(values[i]) }
     }
 
     /// `count` bfloat16 values widened (exactly).
     public static func float(fromBFloat16 bits: UnsafePointer<UInt16>, into values: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let x = UnsafeRawPointer(bits + i).loadUnaligned(as: SIMD8<UInt16>.self)
-            UnsafeMutableRawPointer(values + i).storeBytes(of: SIMD8<UInt32>(truncatingIfNeeded: x) &<< 16, as: SIMD8<UInt32>.self)
-            i += 8
-        }
-        while i < count {
-            values[i] = float(fromBFloat16: bits[i])
-            i += 1
-        }
+        for i in 0..<count { values[i] = float(fromBFloat16: bits[i]) }
     }
 
     /// Sums `rows` rows of `count` bfloat16 values (row r at `bits + r * stride`) in Float32, row 0 first,
-    /// and rounds each sum to bfloat16: `sums[j] = bf16(((row0[j] + row1[j]) + row2[j]) + ...)`.
+    /// and rounds each sum to bfloat16: `sums[j] = bf16(((row0[j] + row1[j]) + row2[j]) + ...)`. Works in
+    /// blocks of a cache-resident accumulator, one row at a time, so every inner loop is a plain stream.
     public static func sumBFloat16(_ bits: UnsafePointer<UInt16>, rows: Int, stride: Int, count: Int,
                                    into sums: UnsafeMutablePointer<UInt16>) {
-        var i = 0
-        while i + 8 <= count {
-            var total = SIMD8<Float>(repeating: 0)
-            for r in 0..<rows {
-                let x = UnsafeRawPointer(bits + r * stride + i).loadUnaligned(as: SIMD8<UInt16>.self)
-                let widened = unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: x) &<< 16, to: SIMD8<Float>.self)
-                total = r == 0 ? widened : total + widened
+        let block = 2048
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { total in
+            var start = 0
+            while start < count {
+                let n = min(block, count - start)
+                for j in 0..<n { total[j] = float(fromBFloat16: bits[start + j]) }
+                for r in 1..<max(rows, 1) {
+                    let row = bits + r * stride + start
+                    for j in 0..<n { total[j] += float(fromBFloat16: row[j]) }
+                }
+                for j in 0..<n { sums[start + j] = bfloat16(total[j]) }
+                start += n
             }
-            UnsafeMutableRawPointer(sums + i).storeBytes(of: bfloat16(unsafeBitCast(total, to: SIMD8<UInt32>.self)),
-                                                         as: SIMD8<UInt16>.self)
-            i += 8
         }
-        while i < count {
-            var total = float(fromBFloat16: bits[i])
-            for r in 1..<max(rows, 1) { total += float(fromBFloat16: bits[r * stride + i]) }
-            sums[i] = bfloat16(total)
-            i += 1
-        }
-    }
-
-    /// Eight Float32 bit patterns rounded as `bfloat16(_:)`: to nearest, ties to even; NaN stays NaN.
-    @inline(__always)
-    static func bfloat16(_ bits: SIMD8<UInt32>) -> SIMD8<UInt16> {
-        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-        let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
-        return SIMD8<UInt16>(truncatingIfNeeded: rounded.replacing(with: (bits &>> 16) | 0x0040, where: nan))
     }
 }
