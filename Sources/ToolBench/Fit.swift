@@ -96,7 +96,7 @@ public enum FitResult: Sendable {
 /// shared by all steps of one answer file); use one per thread.
 public final class ExampleFitter {
     public let policy: FitPolicy
-    private let encoder: any TokenEncoder
+    let encoder: any TokenEncoder
     private var cachedSegment: (text: String, count: Int)?
 
     public init(policy: FitPolicy, encoder: any TokenEncoder) {
@@ -130,7 +130,7 @@ public final class ExampleFitter {
     }
 
     /// Tokens of turn `index` tokenized alone, with the newline that separates it from the turn before.
-    private func segmentLength(_ turn: Turn, index: Int) -> Int {
+    func segmentLength(_ turn: Turn, index: Int) -> Int {
         let piece = ToolLlamaTemplate.piece(turn, isLast: true).text
         let text = index == 0 ? piece : "\n" + piece
         if turn.role == .system {

@@ -221,22 +221,28 @@ public final class Trainer {
             }
             return (model, adam, contents)
         }
-        let model: OPTModel
+        let model = try Trainer.initialModel(job: job, tokenizer: tokenizer)
+        return (model, optimizer(for: model), nil)
+    }
+
+    /// The model a fresh run of `job` starts from (model.init): random with the job's seed, a ToolTune model
+    /// file (trained with the job's tokenizer), or a Hugging Face folder.
+    public static func initialModel(job: JobSpec, tokenizer: Tokenizer) throws -> OPTModel {
         switch job.model.initialization {
         case .random:
-            model = try OPTModel(config: job.model.config, seed: UInt64(job.seed))
+            return try OPTModel(config: job.model.config, seed: UInt64(job.seed))
         case .checkpoint:
-            model = try OPTModel(config: job.model.config)
+            let model = try OPTModel(config: job.model.config)
             let file = try HDF5File(job.model.path!, mode: .readOnly)
             if let recorded = try ModelCheckpoint.tokenizerSHA256(of: file), recorded != tokenizer.sha256 {
                 throw TrainError("\(job.model.path!) was trained with another tokenizer (\(recorded.prefix(12))…) than "
                                  + "\(job.tokenizer.path) (\(tokenizer.sha256.prefix(12))…)")
             }
             try ModelCheckpoint.read(into: model, from: file)
+            return model
         case .hf:
-            model = try HuggingFaceModel.load(folder: job.model.path!)
+            return try HuggingFaceModel.load(folder: job.model.path!)
         }
-        return (model, optimizer(for: model), nil)
     }
 
     /// Every rank must hold the same weights (before step 1, and at each checkpoint, since the one
