@@ -77,10 +77,13 @@ public final class Trainer {
             throw TrainError("\(job.file): distributed.ranks is \(ranks), but mpirun started \(comm.size) ranks")
         }
         useThreads(job.distributed.threadsPerRank)
+        // Before anything is prepared or written: a node that cannot run the precision says so.
+        let engine = try job.compute.engine(job.train.precision, field: "\(job.file): train.precision")
 
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)
         let (model, optimizer, resumed) = try initialize(tokenizer: tokenizer)
+        model.use(engine)
         var metrics = resumed?.metrics ?? []
         try verifyIdenticalWeights(model)
 
@@ -95,7 +98,7 @@ public final class Trainer {
         let totalSteps = state.totalSteps
         log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
-            + "\(model.layout.count.formatted()) parameters; allreduce "
+            + "\(model.layout.count.formatted()) parameters; GEMMs \(engine); allreduce "
             + (state.buckets.overlaps ? "overlapped with backward" : "after backward") + " (\(state.buckets.reducer))")
         let cursor = state.cursor
         if cursor.globalStep >= totalSteps {
