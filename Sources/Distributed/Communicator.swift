@@ -1,4 +1,5 @@
 import CMPI
+import Kernels
 import Foundation
 import Synchronization
 
@@ -67,7 +68,8 @@ extension Double: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_
 extension Int32: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_int32() } }
 extension Int64: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_int64() } }
 extension UInt8: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_uint8() } }
-extension UInt16: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_uint16() } }
+/// Moved as its 16 bits; MPI never adds bfloat16 here (`GradientReducer` sums in float32).
+extension BFloat16: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_uint16() } }
 
 /// The process's view of MPI_COMM_WORLD. MPI is initialised the first time `world()` is called (under
 /// `mpirun` or as a singleton: rank 0 of 1) and finalised exactly once when the process exits.

@@ -50,7 +50,7 @@ public final class GradientReducer: @unchecked Sendable, CustomStringConvertible
     private let node: Communicator?
     private let leaders: Communicator?
     /// bf16: staging for one piece of at most `pieceElements` values.
-    private var wire: (send: UnsafeMutablePointer<UInt16>, received: UnsafeMutablePointer<UInt16>, capacity: Int)?
+    private var wire: (send: UnsafeMutablePointer<BFloat16>, received: UnsafeMutablePointer<BFloat16>, capacity: Int)?
 
     /// bf16 goes in pieces of at most this many values (16 MB as Float32), which bounds the staging memory.
     static let pieceElements = 1 << 22
@@ -122,25 +122,24 @@ public final class GradientReducer: @unchecked Sendable, CustomStringConvertible
         let ranges = (0..<p).map { count * $0 / p ..< count * ($0 + 1) / p }
         let mine = ranges[group.rank].count
         let staging = self.staging(count + p)
-        HalfPrecision.bfloat16(values, into: staging.send, count: count)
+        BFloat16.convert(values, into: staging.send, count: count)
         try group.allToAll(UnsafeBufferPointer(start: staging.send, count: count), ranges: ranges,
                            into: UnsafeMutableBufferPointer(start: staging.received, count: p * mine))
         // The sums of this rank's piece go where its piece was sent from, and every rank's pieces gather there.
-        HalfPrecision.sumBFloat16(staging.received, rows: p, stride: mine, count: mine,
-                                  into: staging.send + ranges[group.rank].lowerBound)
+        BFloat16.sum(staging.received, rows: p, stride: mine, count: mine, into: staging.send + ranges[group.rank].lowerBound)
         try group.allGather(UnsafeMutableBufferPointer(start: staging.send, count: count), ranges: ranges)
-        HalfPrecision.float(fromBFloat16: staging.send, into: values, count: count)
+        BFloat16.widen(staging.send, into: values, count: count)
     }
 
-    private func staging(_ count: Int) -> (send: UnsafeMutablePointer<UInt16>, received: UnsafeMutablePointer<UInt16>) {
+    private func staging(_ count: Int) -> (send: UnsafeMutablePointer<BFloat16>, received: UnsafeMutablePointer<BFloat16>) {
         if let wire, wire.capacity >= count { return (wire.send, wire.received) }
         if let wire {
             wire.send.deallocate()
             wire.received.deallocate()
         }
         let capacity = max(count, GradientReducer.pieceElements + 64)
-        let made = (send: UnsafeMutablePointer<UInt16>.allocate(capacity: capacity),
-                    received: UnsafeMutablePointer<UInt16>.allocate(capacity: capacity), capacity: capacity)
+        let made = (send: UnsafeMutablePointer<BFloat16>.allocate(capacity: capacity),
+                    received: UnsafeMutablePointer<BFloat16>.allocate(capacity: capacity), capacity: capacity)
         wire = made
         return (made.send, made.received)
     }

@@ -44,7 +44,7 @@ public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible
             }
         case .bfloat16:
             for i in 0..<count {
-                destination[i] = HalfPrecision.float(fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * step, as: UInt16.self)))
+                destination[i] = BFloat16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * step, as: UInt16.self))).float
             }
         }
     }
@@ -57,7 +57,21 @@ public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible
         case .float16:
             for i in 0..<count { destination.storeBytes(of: HalfPrecision.float16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .bfloat16:
-            for i in 0..<count { destination.storeBytes(of: HalfPrecision.bfloat16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            for i in 0..<count { destination.storeBytes(of: BFloat16(source[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         }
     }
+}
+
+/// IEEE binary16 bit patterns to and from Float32. Swift's Float16 does binary16 (its conversions are
+/// IEEE's: exact widening, round-to-nearest-even narrowing); bfloat16 is Kernels' `BFloat16`.
+public enum HalfPrecision {
+    @inline(__always)
+    public static func float(fromFloat16 bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+
+    /// Every binary16 value widened (256 KB): a lookup is several times faster than Float16's conversion
+    /// where the CPU has no half-precision instructions (x86-64 without F16C, the default build target).
+    static let float16Table: [Float] = (0...UInt16.max).map { float(fromFloat16: $0) }
+
+    @inline(__always)
+    public static func float16(_ value: Float) -> UInt16 { Float16(value).bitPattern }
 }
