@@ -16,6 +16,8 @@
 #   agent     Open MPI rsh agent (plm_rsh_agent): runs a command on a host, as ssh would
 #   enter     enter HOST CMD...: runs CMD in HOST's namespace under HOST's name
 #   env       what `run` exports: the agent, the hostfile (not with --slurm), TCP on the cluster's subnet
+#   tmp/      Open MPI's session directories
+#   shm/HOST  HOST's /dev/shm (a tmpfs)
 # --slurm also starts munged, slurmctld (on host 1) and a slurmd per host from a generated slurm.conf
 # (partition "sim", S CPUs per host); submit with `run sbatch ...` (run exports SLURM_CONF).
 # up again with the same N changes the link in place; up and down are idempotent, and down removes all
@@ -60,6 +62,8 @@ done
 
 [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9-]{0,23}$ ]] || die "--name '$name': letters, digits and '-', at most 24 characters"
 state=$root_dir/$name
+# The hosts' /dev/shm: folders of a tmpfs of the cluster's (a host's own /dev/shm hides the machine's).
+shm=$state/shm
 
 require_root() {
     [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces); run it as root or with sudo"
@@ -86,6 +90,7 @@ cluster_down() {
     local n=$1 ns
     for ns in $(namespaces_of "$n"); do kill_namespace "$ns" || true; done
     for ns in $(namespaces_of "$n"); do ip netns del "$ns" 2>/dev/null || true; done
+    ! mountpoint -q "$root_dir/$n/shm" || umount --lazy "$root_dir/$n/shm"
     rm -rf "${root_dir:?}/$n"
 }
 
@@ -119,17 +124,19 @@ shape() {
     fi
 }
 
-# enter (a host's namespace, name and /etc/hosts; /sys stays the machine's, cgroups included) and the
-# Open MPI agent on top of it.
+# enter (a host's namespace, name, /etc/hosts and /dev/shm; /sys stays the machine's, cgroups included)
+# and the Open MPI agent on top of it.
 write_launchers() {
     cat >"$state/enter" <<EOF
 #!/bin/sh
 # enter HOST CMD [ARG...]: CMD on simulated host HOST of cluster $name: in its network namespace, under
-# its host name, with the cluster's /etc/hosts (mounted in a mount namespace of CMD's own).
+# its host name, with the cluster's /etc/hosts and a /dev/shm of the host's own, $shm/HOST (mounted in a
+# mount namespace of CMD's own), so shared memory files of killed processes go with the cluster.
 ns=\$1; shift
 [ -e "/run/netns/\$ns" ] && grep -q "^\$ns " "$state/hosts" || { echo "simcluster: \$ns is not a host of cluster $name" >&2; exit 255; }
 exec nsenter --net="/run/netns/\$ns" unshare --mount --uts /bin/sh -c \\
-    'mount --bind "$state/etc-hosts" /etc/hosts && echo "\$0" >/proc/sys/kernel/hostname && exec "\$@"' "\$ns" "\$@"
+    'mount --bind "$state/etc-hosts" /etc/hosts && mount --bind "$shm/\$0" /dev/shm &&
+     echo "\$0" >/proc/sys/kernel/hostname && exec "\$@"' "\$ns" "\$@"
 EOF
     cat >"$state/agent" <<EOF
 #!/bin/sh
@@ -240,8 +247,9 @@ up)
     cluster_down "$name"
     trap 'status=$?; [ $status -eq 0 ] || cluster_down "$name"; exit $status' EXIT
     trap 'exit 130' INT TERM
-    mkdir -p "$state"
+    mkdir -p "$state/tmp" "$shm"
     [ -z "$owner" ] || echo "$owner" >"$state/owner"
+    mount -t tmpfs -o mode=755 "simcluster-$name" "$shm"
     ip netns add "$name-sw"
     ip -n "$name-sw" link set lo up
     ip -n "$name-sw" link add br0 type bridge
@@ -258,6 +266,8 @@ up)
         ip -n "$name-sw" link set "h$k" up
         shape "$ns" eth0
         shape "$name-sw" "h$k"
+        mkdir -p "$shm/$ns"
+        chmod 1777 "$shm/$ns"
         echo "$ns $subnet.$k" >>"$state/hosts"
     done
     { echo "127.0.0.1 localhost"; awk '{print $2, $1}' "$state/hosts"; } >"$state/etc-hosts"
@@ -273,6 +283,8 @@ up)
         echo "export OMPI_MCA_btl_tcp_if_include=$subnet.0/24"
         echo "export OMPI_MCA_oob_tcp_if_include=$subnet.0/24"
         echo "export OMPI_MCA_mpi_yield_when_idle=1"
+        echo "# Open MPI's session directories here, not in /tmp, so down removes those of killed hosts too."
+        echo "export OMPI_MCA_orte_tmpdir_base=$state/tmp"
         echo "export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
         [ $slurm -eq 0 ] || echo "export SLURM_CONF=$state/slurm/slurm.conf"
     } >"$state/env"

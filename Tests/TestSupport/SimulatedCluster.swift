@@ -2,11 +2,19 @@ import Foundation
 
 /// Simulated hosts of `scripts/simcluster.sh` (network namespaces joined by shaped links, optionally a
 /// Slurm cluster) for one test. Each cluster gets a name of its own, so nothing a crashed earlier run
-/// left behind can be in the way; clusters of test processes that have ended are pruned before a new
-/// one comes up. Call `down()` in a `defer`: it removes the namespaces, processes and files.
+/// left behind can be in the way. Call `down()` in a `defer`: it removes the namespaces, links,
+/// processes and files, the test's `scratch` folder included. What test processes that were killed left
+/// (clusters, scratch folders, probe namespaces) is removed before a new cluster comes up.
 public final class SimulatedCluster: @unchecked Sendable {
     public let name: String
     public let hosts: Int
+    /// The test's files (jobs, runs, logs) on the file system the hosts share, removed by `down()`.
+    public let scratch: URL
+
+    /// Scratch folders are "tooltune-cluster-PID-NAME" in the temporary folder, PID the test process's.
+    private static let scratchPrefix = "tooltune-cluster-"
+    /// The namespace `unavailable` probes with is "ttprobe-PID".
+    private static let probePrefix = "ttprobe-"
 
     public static var script: String { ToolTuneBinary.projectRoot.appendingPathComponent("scripts/simcluster.sh").path }
 
@@ -17,7 +25,7 @@ public final class SimulatedCluster: @unchecked Sendable {
         for tool in ["ip", "tc", "nsenter", "unshare"] where executablePath(tool) == nil {
             return "simulated hosts need \(tool) (Debian: iproute2, util-linux)"
         }
-        let probe = "ttprobe-\(getpid())"
+        let probe = "\(SimulatedCluster.probePrefix)\(getpid())"
         guard let made = try? runProcess(executablePath("ip")!, ["netns", "add", probe], timeout: 20) else {
             return "cannot run ip netns add"
         }
@@ -39,7 +47,9 @@ public final class SimulatedCluster: @unchecked Sendable {
     public init(hosts: Int, link: String? = nil, slots: Int = 1, slurm: Bool = false) throws {
         name = "tt\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         self.hosts = hosts
-        _ = try? runProcess(SimulatedCluster.script, ["prune"], timeout: 60)
+        SimulatedCluster.removeLeftovers()
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("\(SimulatedCluster.scratchPrefix)\(getpid())-\(name)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         var arguments = ["up", "\(hosts)", "--name", name, "--slots", "\(slots)", "--owner", "\(getpid())"]
         if let link { arguments += ["--link", link] }
         if slurm { arguments.append("--slurm") }
@@ -92,9 +102,29 @@ public final class SimulatedCluster: @unchecked Sendable {
         return rx + tx
     }
 
-    /// Takes the cluster down; safe to call more than once.
+    /// Takes the cluster down and removes `scratch`; safe to call more than once.
     public func down() {
         _ = try? runProcess(SimulatedCluster.script, ["down", "--name", name], timeout: 60)
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    /// What test processes that have ended left: their clusters (simcluster.sh prune: processes,
+    /// namespaces, links, daemons, files), scratch folders and probe namespaces.
+    private static func removeLeftovers() {
+        func ended(_ pid: Substring) -> Bool { Int32(pid).map { Foundation.kill($0, 0) != 0 && errno == ESRCH } ?? false }
+        _ = try? runProcess(script, ["prune"], timeout: 60)
+        let temporary = FileManager.default.temporaryDirectory
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] where entry.hasPrefix(scratchPrefix) {
+            if let pid = entry.dropFirst(scratchPrefix.count).split(separator: "-").first, ended(pid) {
+                try? FileManager.default.removeItem(at: temporary.appendingPathComponent(entry))
+            }
+        }
+        guard let ip = executablePath("ip"), let list = try? runProcess(ip, ["netns", "list"], timeout: 20) else { return }
+        for line in list.stdout.split(separator: "\n") {
+            guard let namespace = line.split(separator: " ").first, namespace.hasPrefix(probePrefix),
+                  ended(namespace.dropFirst(probePrefix.count)) else { continue }
+            _ = try? runProcess(ip, ["netns", "del", String(namespace)], timeout: 20)
+        }
     }
 
     public struct ClusterError: Error, CustomStringConvertible {

@@ -105,9 +105,10 @@ public func executablePath(_ tool: String) -> String? {
     return nil
 }
 
-/// A fresh temporary folder, removed by the caller with `try? FileManager.default.removeItem(at:)`.
-public func makeTemporaryFolder(_ label: String = "tooltune-test") throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+/// A fresh temporary folder (in `parent`, by default the system's), removed by the caller with
+/// `try? FileManager.default.removeItem(at:)`.
+public func makeTemporaryFolder(_ label: String = "tooltune-test", in parent: URL? = nil) throws -> URL {
+    let url = (parent ?? FileManager.default.temporaryDirectory).appendingPathComponent("\(label)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

@@ -10,9 +10,12 @@ import Testing
 /// root; skipped, saying why, where network namespaces cannot be made.
 @Suite(.serialized, .enabled(if: SimulatedCluster.unavailable == nil, Comment(rawValue: SimulatedCluster.unavailable ?? "")))
 struct ClusterTests {
-    /// mpirun on host 1 of `cluster`, ranks spread over the hosts by the cluster's hostfile.
-    func mpirun(_ cluster: SimulatedCluster, ranks: Int, _ arguments: [String]) -> [String] {
-        ["mpirun", "-n", "\(ranks)", "--bind-to", "none", ToolTuneBinary.path] + arguments
+    /// mpirun on host 1 of `cluster`, ranks spread over the hosts by the cluster's hostfile, or all on
+    /// host 1. Every process a test starts runs on the cluster's hosts, so taking the cluster down (or
+    /// pruning the cluster of a killed test process) ends them all.
+    func mpirun(_ cluster: SimulatedCluster, ranks: Int, onHost1: Bool = false, _ arguments: [String]) -> [String] {
+        let placement = onHost1 ? ["--host", "\(cluster.hostName(1)):\(ranks)", "--oversubscribe"] : []
+        return ["mpirun", "-n", "\(ranks)", "--bind-to", "none"] + placement + [ToolTuneBinary.path] + arguments
     }
 
     /// 2 hosts x 1 rank, gradients over TCP, compute the same steps bit for bit as 1 host x 2 ranks over
@@ -26,9 +29,9 @@ struct ClusterTests {
         #expect(reports.map { $0["host"] as? String } == [cluster.hostName(1), cluster.hostName(2)], "\(doctor.stdout)")
         #expect(reports.allSatisfy { ($0["problems"] as? [Any])?.isEmpty == true })
 
-        let local = try TrainingJob("one-host")
-        let remote = try TrainingJob("two-hosts")
-        expectSuccess(try local.train(ranks: 2), "1 host x 2 ranks")
+        let local = try TrainingJob("one-host", in: cluster.scratch)
+        let remote = try TrainingJob("two-hosts", in: cluster.scratch)
+        expectSuccess(try cluster.run(mpirun(cluster, ranks: 2, onHost1: true, ["train", local.file.path])), "1 host x 2 ranks")
         let before = try cluster.linkBytes(host: 2)
         expectSuccess(try cluster.run(mpirun(cluster, ranks: 2, ["train", remote.file.path])), "2 hosts x 1 rank")
         let a = try local.metrics(), b = try remote.metrics()
@@ -49,8 +52,8 @@ struct ClusterTests {
     @Test func aLostHostEndsTheJobAndTheRunResumes() throws {
         let cluster = try SimulatedCluster(hosts: 2)
         defer { cluster.down() }
-        let job = try TrainingJob("lost-host", hidden: 128, steps: 30, everySteps: 5)
-        let unbroken = try TrainingJob("unbroken", hidden: 128, steps: 30, everySteps: 5)
+        let job = try TrainingJob("lost-host", hidden: 128, steps: 30, everySteps: 5, in: cluster.scratch)
+        let unbroken = try TrainingJob("unbroken", hidden: 128, steps: 30, everySteps: 5, in: cluster.scratch)
         let command = mpirun(cluster, ranks: 2, ["train", job.file.path])
 
         let log = job.root.appendingPathComponent("train.log")
@@ -96,7 +99,7 @@ struct ClusterTests {
     @Test func aSlowLinkShowsInTheAllreduceTime() throws {
         let cluster = try SimulatedCluster(hosts: 2, link: "1gbit")
         defer { cluster.down() }
-        let job = try TrainingJob("slow-link", hidden: 128, steps: 4)
+        let job = try TrainingJob("slow-link", hidden: 128, steps: 4, in: cluster.scratch)
         expectSuccess(try cluster.run(mpirun(cluster, ranks: 2, ["train", job.file.path])), "training over 1 Gbit/s")
         let records = try job.metrics()
         #expect(records.count == 4 && records.allSatisfy { $0.loss.isFinite })
@@ -142,8 +145,9 @@ struct ClusterTests {
     @Test func hierarchicalBFloat16TrainingStaysCloseToFlatFloat32() throws {
         let cluster = try SimulatedCluster(hosts: 2, slots: 2)
         defer { cluster.down() }
-        let flat = try TrainingJob("flat-fp32", global: 4096)
-        let tuned = try TrainingJob("hierarchical-bf16", global: 4096, extra: "distributed: {allreduce: hierarchical, allreduce_dtype: bf16}")
+        let flat = try TrainingJob("flat-fp32", global: 4096, in: cluster.scratch)
+        let tuned = try TrainingJob("hierarchical-bf16", global: 4096,
+                                    extra: "distributed: {allreduce: hierarchical, allreduce_dtype: bf16}", in: cluster.scratch)
         expectSuccess(try cluster.run(mpirun(cluster, ranks: 4, ["train", flat.file.path])), "flat fp32")
         let run = try cluster.run(mpirun(cluster, ranks: 4, ["train", tuned.file.path]))
         expectSuccess(run, "hierarchical bf16")
@@ -165,7 +169,7 @@ struct ClusterTests {
                      "cluster/train.sbatch runs .build/release/tooltune: swift build -c release --product tooltune")
         let cluster = try SimulatedCluster(hosts: 2, slurm: true)
         defer { cluster.down() }
-        let folder = try makeTemporaryFolder("slurm")
+        let folder = cluster.scratch
         /// jobs/demo.yaml, 40 steps, its checkpoints in `run`.
         func demo(_ run: String) throws -> URL {
             let text = try String(contentsOf: project.appendingPathComponent("jobs/demo.yaml"), encoding: .utf8)
@@ -215,7 +219,7 @@ struct ClusterTests {
         let second = try submitAndWait().output
         #expect(second.contains("resuming after step \(stopped)"), "\(second.prefix(3000))")
         #expect(second.contains("done: 40/40 steps"), "\(second.suffix(2000))")
-        expectSuccess(try runMPI(ranks: 2, ["train", unbroken.path], cwd: project), "unbroken run")
+        expectSuccess(try cluster.run(mpirun(cluster, ranks: 2, onHost1: true, ["train", unbroken.path]), cwd: project), "unbroken run")
         let a = try MetricsLog(url: run.metricsFile).read()
         let b = try MetricsLog(url: folder.appendingPathComponent("unbroken/metrics.jsonl")).read()
         #expect(a.map(\.step) == Array(1...40))
