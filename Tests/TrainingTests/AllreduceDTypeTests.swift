@@ -10,6 +10,7 @@ import Testing
     @Test func bf16GradientsTrainLikeFloat32() throws {
         let fp32 = try TrainingJob("allreduce-fp32")
         let bf16 = try TrainingJob("allreduce-bf16", extra: "distributed: {allreduce_dtype: bf16}")
+        defer { for job in [fp32, bf16] { try? FileManager.default.removeItem(at: job.root) } }
         expectSuccess(try fp32.train(ranks: 2), "fp32 allreduce")
         let run = try bf16.train(ranks: 2)
         expectSuccess(run, "bf16 allreduce")
