@@ -40,7 +40,7 @@ name="bench$$"
 work=$(mktemp -d)
 trap 'scripts/simcluster.sh down --name "$name"; rm -rf "$work"' EXIT
 results=$work/results.jsonl
-scripts/simcluster.sh up 2 --name "$name" >&2
+scripts/simcluster.sh up 2 --name "$name" --owner $$ >&2   # --owner: a later prune removes it if this is killed
 
 # A job of the demo's data on an opt-125m-shaped model: every rank gets one sequence per step.
 cat >"$work/job.yaml" <<EOF
