@@ -139,9 +139,9 @@ public enum TrainStepBenchmark {
         let (b, t) = (options.batch, options.seq)
         let steps = options.warmup + options.steps
         let data = RandomSequences(count: steps * b, length: t, vocab: config.vocabSize, seed: options.seed)
-        let state = TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
-                                  stepsPerEpoch: [steps], train: settings, seed: options.seed,
-                                  bucketMB: JobSpec.DistributedSpec.defaults.bucketMB, comm: comm)
+        let state = try TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
+                                      stepsPerEpoch: [steps], train: settings, seed: options.seed,
+                                      distributed: JobSpec.DistributedSpec.defaults, comm: comm)
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = [], cpu: [Double] = []
         var lastLoss = 0.0
         for step in 0..<steps {

@@ -1,9 +1,13 @@
 import Foundation
 import Synchronization
 
-/// SIGINT and SIGTERM ask long work to stop where it can stop cleanly instead of killing it mid-write: a
-/// training run at the next step boundary (after writing a checkpoint), prepare between files or
-/// sequences (removing what it had not published). A second signal ends the process at once.
+/// SIGINT, SIGTERM and SIGUSR1 ask long work to stop where it can stop cleanly instead of killing it
+/// mid-write: a training run at the next step boundary (after writing a checkpoint), prepare between files
+/// or sequences (removing what it had not published). A second signal ends the process at once.
+///
+/// SIGUSR1 is the one to send to mpirun: it forwards USR1 to every rank and leaves them running, while
+/// it answers INT or TERM by sending TERM to the ranks and KILL a second later (Open MPI 4's
+/// odls_base_sigkill_timeout), which is too soon for a step and a checkpoint of a real model.
 public enum StopSignal {
     private static let received = Atomic<Int32>(0)
     private static let installed = Atomic<Bool>(false)
@@ -42,7 +46,8 @@ public enum StopSignal {
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
-        for sig in [SIGINT, SIGTERM] {
+        sigaddset(&signals, SIGUSR1)
+        for sig in [SIGINT, SIGTERM, SIGUSR1] {
             signal(sig) { number in StopSignal.record(number) }
         }
         pthread_sigmask(SIG_BLOCK, &signals, nil)

@@ -100,14 +100,14 @@ public final class Trainer {
                 throw TrainError("\(resumed.path): cannot resume from it: " + problems.joined(separator: "; "))
             }
         }
-        let state = TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
-                                  train: job.train, seed: UInt64(job.seed), bucketMB: job.distributed.bucketMB,
-                                  cursor: resumed?.state ?? TrainerState(), comm: comm)
+        let state = try TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
+                                      train: job.train, seed: UInt64(job.seed), distributed: job.distributed,
+                                      cursor: resumed?.state ?? TrainerState(), comm: comm)
         let totalSteps = state.totalSteps
         log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; GEMMs \(engine); allreduce "
-            + (state.buckets.overlaps ? "overlapped with backward" : "after backward"))
+            + (state.buckets.overlaps ? "overlapped with backward" : "after backward") + " (\(state.buckets.reducer))")
         let cursor = state.cursor
         if cursor.globalStep >= totalSteps {
             log("the run is already complete (step \(cursor.globalStep) of \(totalSteps)); nothing to train")

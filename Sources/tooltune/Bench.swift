@@ -121,10 +121,20 @@ extension Bench {
         var iterations = 5
         @Option(parsing: .unconditional, help: "Untimed iterations first.")
         var warmup = 1
+        @Option(help: "flat (one MPI_Allreduce) or hierarchical (within each node over shared memory, then one rank per node over the network): the job's distributed.allreduce.")
+        var allreduce = "flat"
+        @Option(help: "fp32, or bf16 (sent as bfloat16, summed in float32): the job's distributed.allreduce_dtype.")
+        var allreduceDtype = "fp32"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
+            guard let topology = GradientReduction.Topology(rawValue: allreduce) else {
+                throw ValidationError("--allreduce: \"\(allreduce)\" is not flat or hierarchical")
+            }
+            guard let wire = GradientReduction.Wire(rawValue: allreduceDtype) else {
+                throw ValidationError("--allreduce-dtype: \"\(allreduceDtype)\" is not fp32 or bf16")
+            }
             let sizesMB = try sizes.split(separator: ",").map { part in
                 guard let mb = Double(part.trimmingCharacters(in: .whitespaces)), mb.isFinite, mb > 0 else {
                     throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected positive numbers separated by commas)")
@@ -133,8 +143,9 @@ extension Bench {
             }
             let comm = try Communicator.world()
             let result = try comm.runCollectively { comm in
-                try AllreduceBenchmark.run(.init(sizesMB: sizesMB, preset: preset, bucketMB: bucketMb,
-                                                 iterations: iterations, warmup: warmup), comm: comm)
+                try AllreduceBenchmark.run(.init(sizesMB: sizesMB, preset: preset, bucketMB: bucketMb, iterations: iterations,
+                                                 warmup: warmup, reduction: GradientReduction(topology: topology, wire: wire)),
+                                           comm: comm)
             }
             if comm.isCoordinator { try printResult(result, json: json, report: AllreduceBenchmark.report) }
             if !result.verified { throw ExitCode(1) }

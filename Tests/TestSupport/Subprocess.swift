@@ -106,17 +106,21 @@ public struct MPICommand {
     }
 }
 
-public var mpirunPath: String {
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-        let candidate = "\(folder)/mpirun"
+public var mpirunPath: String { executablePath("mpirun") ?? "/usr/bin/mpirun" }
+
+/// Where `tool` is on PATH (or in the sbin folders, where Debian puts ip and the daemons), or nil.
+public func executablePath(_ tool: String) -> String? {
+    for folder in ((ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin") + ":/usr/sbin:/sbin").split(separator: ":") {
+        let candidate = "\(folder)/\(tool)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    return "/usr/bin/mpirun"
+    return nil
 }
 
-/// A fresh temporary folder, removed by the caller with `try? FileManager.default.removeItem(at:)`.
-public func makeTemporaryFolder(_ label: String = "tooltune-test") throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+/// A fresh temporary folder (in `parent`, by default the system's), removed by the caller with
+/// `try? FileManager.default.removeItem(at:)`.
+public func makeTemporaryFolder(_ label: String = "tooltune-test", in parent: URL? = nil) throws -> URL {
+    let url = (parent ?? FileManager.default.temporaryDirectory).appendingPathComponent("\(label)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
