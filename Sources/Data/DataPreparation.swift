@@ -35,6 +35,9 @@ public struct DataPreparation: Sendable {
     /// The packing a prepared dataset records for `data.packing`.
     var packingName: String { job.data.packing ? "best-fit-decreasing" : "none" }
 
+    /// The prefix sharing a prepared dataset records for `data.share_prefixes`.
+    var prefixSharingName: String { job.data.sharePrefixes ? "token-prefix" : "none" }
+
     var policy: FitPolicy {
         FitPolicy(maxSeqLen: job.data.maxSeqLen, mode: job.data.fit, loss: job.data.lossTurns)
     }
@@ -47,9 +50,12 @@ public struct DataPreparation: Sendable {
         public var actions: FitActions
     }
 
-    /// The examples of one split after filtering and fitting, with the report of what happened.
+    /// The examples of one split after filtering and fitting, their chains, and the report of what happened.
     public struct PreparedSplit: Sendable {
         public var examples: [Example]
+        /// Indices into `examples`, each chain from its shortest member to its longest (`PrefixSharing`);
+        /// one example per chain without `data.share_prefixes`.
+        public var chains: [[Int]]
         public var summary: SplitSummary
     }
 
@@ -69,8 +75,8 @@ public struct DataPreparation: Sendable {
         }
     }
 
-    /// Reads, filters and fits one split without writing anything. `limit` stops after that many kept
-    /// examples (for previews). Throws every bad input file at once (`DataErrors`). `progress` is told
+    /// Reads, filters, fits and chains one split without writing anything. `limit` stops after that many
+    /// chains (for previews). Throws every bad input file at once (`DataErrors`). `progress` is told
     /// after every file.
     public func prepare(_ split: Split, limit: Int? = nil, progress: ProgressHandler? = nil) throws -> PreparedSplit {
         guard let input = split == .train ? job.data.train : job.data.eval else {
@@ -90,6 +96,7 @@ public struct DataPreparation: Sendable {
         if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
         var kept: [Example] = []
         var batch: [Conversation] = []
+        var previewChains = 0
 
         func flush() {
             for result in fitInParallel(batch) {
@@ -117,7 +124,7 @@ public struct DataPreparation: Sendable {
         let chunk = limit == nil ? max(1, Parallel.threadCount * 8) : 1
         var read: [Result<FileContents, DataError>] = []
         for index in files.indices {
-            if let limit, kept.count >= limit { break }
+            if let limit, previewChains >= limit { break }
             defer { progress?(split, index + 1, files.count, summary.examplesRead) }
             if index % chunk == 0 { read = self.read(files[index..<min(index + chunk, files.count)]) }
             let contents: FileContents
@@ -146,17 +153,46 @@ public struct DataPreparation: Sendable {
                 }
                 batch.append(conversation)
             }
-            if batch.count >= Self.batchSize || limit != nil { flush() }
+            if limit != nil {
+                let before = kept.count
+                flush()
+                previewChains += chains(of: kept[before...]).count
+            } else if batch.count >= Self.batchSize {
+                flush()
+            }
         }
         if !errors.isEmpty { throw DataErrors(errors: errors) }
         flush()
-        if let limit { kept = Array(kept.prefix(limit)) }
+        var chains = chains(of: kept[...])
+        if let limit { chains = Array(chains.prefix(limit)) }
         summary.files = counts.filesByFormat
         summary.ignoredFiles = counts.ignoredFiles
         summary.invalidAnswerFiles = counts.invalidAnswerFiles
         summary.entriesWithoutExample = counts.entriesWithoutExample
         summary.testQueries.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
-        return PreparedSplit(examples: kept, summary: summary)
+        return PreparedSplit(examples: kept, chains: chains, summary: summary)
+    }
+
+    /// The chains of `examples` (a slice of a split's kept examples, indices as in the split): with
+    /// `data.share_prefixes`, `PrefixSharing` over the examples of each source file, files in parallel;
+    /// else one chain per example.
+    func chains(of examples: ArraySlice<Example>) -> [[Int]] {
+        guard job.data.sharePrefixes else { return examples.indices.map { [$0] } }
+        var groups: [Range<Int>] = []
+        var start = examples.startIndex
+        for i in examples.indices where i > start && examples[i].source.file != examples[i - 1].source.file {
+            groups.append(start..<i)
+            start = i
+        }
+        if start < examples.endIndex { groups.append(start..<examples.endIndex) }
+        let eos = encoder.eosID
+        return Self.gather(groups.count) { results in
+            Parallel.forEachItem(groups.count, slots: Parallel.threadCount) { g, _ in
+                let group = groups[g]
+                results[g] = PrefixSharing.chains(examples[group].map(\.tokenized), eosID: eos)
+                    .map { $0.map { group.lowerBound + $0 } }
+            }
+        }.flatMap { $0 }
     }
 
     /// Reads and converts files on all `Kernels.Parallel` threads (the largest parse costs most, so files
@@ -212,11 +248,11 @@ public struct DataPreparation: Sendable {
             guard !result.examples.isEmpty else {
                 throw PrepareError("data.\(split.rawValue): no example left to write (\(result.summary.examplesRead) read)")
             }
-            let lengths = result.examples.map(\.tokenized.tokens.count)
-            let plan = job.data.packing
-                ? Packing.bestFitDecreasing(lengths: lengths, capacity: job.data.maxSeqLen)
-                : Packing.onePerSequence(count: lengths.count)
-            result.summary.describe(result.examples, plan: plan, maxSeqLen: job.data.maxSeqLen)
+            let plan = pack(result.chains.map { result.examples[$0.last!].tokenized.tokens.count })
+            let unsharedPlan = job.data.sharePrefixes ? pack(result.examples.map(\.tokenized.tokens.count)) : plan
+            result.summary.describe(result.examples, chains: result.chains, plan: plan, unsharedSequences: unsharedPlan.count,
+                                    maxSeqLen: job.data.maxSeqLen, sharePrefixes: job.data.sharePrefixes,
+                                    eosID: encoder.eosID)
             result.summary.output = path
             prepared.append((path, result, plan))
         }
@@ -225,7 +261,7 @@ public struct DataPreparation: Sendable {
         }
         let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
                                      lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
-                                     fit: job.data.fit.rawValue, packing: packingName,
+                                     fit: job.data.fit.rawValue, packing: packingName, prefixSharing: prefixSharingName,
                                      keepThoughts: job.data.keepThoughts, splits: prepared.map(\.split.summary))
         let run = RunDirectory(job.checkpoint.dir)
         try FileManager.default.createDirectory(at: run.dataFolder, withIntermediateDirectories: true)
@@ -236,10 +272,25 @@ public struct DataPreparation: Sendable {
         return summary
     }
 
+    /// Sequences of chains of the given lengths in tokens: `data.packing`'s plan.
+    func pack(_ lengths: [Int]) -> [[Int]] {
+        job.data.packing ? Packing.bestFitDecreasing(lengths: lengths, capacity: job.data.maxSeqLen)
+            : Packing.onePerSequence(count: lengths.count)
+    }
+
+    /// Writes a split whose `plan` lists each sequence's chains (indices into `prepared.chains`).
     func write(_ prepared: PreparedSplit, plan: [[Int]], to path: String, packing: String) throws {
-        let sequences = plan.map { members in
-            members.map { (tokens: prepared.examples[$0].tokenized.tokens, lossMask: prepared.examples[$0].tokenized.lossMask,
-                           inputIndex: $0) }
+        let eos = encoder.eosID
+        let sequences = plan.map { chains in
+            chains.flatMap { c -> [PreparedExample] in
+                let members = prepared.chains[c]
+                let chain = SharedChain(members: members.map { prepared.examples[$0].tokenized }, eosID: eos)
+                return members.indices.map { k in
+                    let range = (k == 0 ? 0 : chain.ends[k - 1])..<chain.ends[k]
+                    return PreparedExample(tokens: Array(chain.tokens[range]), lossMask: Array(chain.lossMask[range]),
+                                           inputIndex: members[k], extendsChain: k > 0, eosLabel: chain.eosLabels[k])
+                }
+            }
         }
         let split = prepared.summary
         let sources = SourcesDescription(input: split.input, files: split.files, format: job.data.format.rawValue,
@@ -248,6 +299,7 @@ public struct DataPreparation: Sendable {
         let metadata = PreparedDatasetMetadata(
             tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name, lossTurns: job.data.lossTurns.rawValue,
             maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packing,
+            prefixSharing: prefixSharingName,
             sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(split.counts),
             fitJSON: try PrepareSummary.compactJSON(FitDescription(policy)))
         try PreparedDatasetWriter.write(to: path, sequences: sequences, metadata: metadata)

@@ -11,6 +11,7 @@ public struct PrepareSummary: Codable, Sendable {
     public var maxSeqLen: Int
     public var fit: String
     public var packing: String
+    public var prefixSharing: String
     public var keepThoughts: Bool
     public var splits: [SplitSummary]
 
@@ -31,8 +32,8 @@ public struct PrepareSummary: Codable, Sendable {
 
     /// The human-readable report.
     public func lines() -> [String] {
-        var out = ["template \(template), loss on \(lossTurns), max_seq_len \(maxSeqLen), fit \(fit), packing \(packing)"
-                   + (keepThoughts ? ", thoughts kept" : ""), "tokenizer sha256 \(tokenizerSHA256)"]
+        var out = ["template \(template), loss on \(lossTurns), max_seq_len \(maxSeqLen), fit \(fit), packing \(packing), "
+                   + "prefix sharing \(prefixSharing)" + (keepThoughts ? ", thoughts kept" : ""), "tokenizer sha256 \(tokenizerSHA256)"]
         for split in splits { out += split.lines(maxSeqLen: maxSeqLen) }
         return out
     }
@@ -101,6 +102,26 @@ public struct LengthStats: Codable, Sendable, Equatable {
     }
 }
 
+/// What shared prefixes (`data.share_prefixes`) did to a split: the examples as separate sequences
+/// ("before") against their chains ("after"). Every example is trained either way.
+public struct SharingCounts: Codable, Sendable, Equatable {
+    /// `data.share_prefixes`.
+    public var enabled = false
+    public var examples = 0
+    /// One per chain: the longest example of each chain, or an example that shares with none.
+    public var chains = 0
+    /// Labels that are EOS where the input token is not (an absorbed example's `</s>`).
+    public var eosLabels = 0
+    public var tokensBefore = 0
+    public var tokensAfter = 0
+    /// Packed sequences of the separate examples and of the chains.
+    public var sequencesBefore = 0
+    public var sequencesAfter = 0
+
+    /// tokens before / tokens after, to 4 decimals.
+    public var ratio = 0.0
+}
+
 public struct HistogramBin: Codable, Sendable, Equatable {
     /// Lengths in lower...upper tokens.
     public var lower: Int
@@ -130,6 +151,7 @@ public struct SplitSummary: Codable, Sendable {
     public var errors: [String] = []
     /// Examples written.
     public var examples = 0
+    /// Tokens of the examples as separate sequences (`sharing.tokensAfter` are stored).
     public var tokens = 0
     public var trainableTokens = 0
     /// Trained tokens that also cover untrained text.
@@ -137,8 +159,9 @@ public struct SplitSummary: Codable, Sendable {
     public var lengths: LengthStats?
     public var trainableLengths: LengthStats?
     public var histogram: [HistogramBin] = []
+    public var sharing = SharingCounts()
     public var sequences = 0
-    /// tokens / (sequences × max_seq_len).
+    /// Stored tokens / (sequences × max_seq_len).
     public var packingEfficiency = 0.0
     public var output: String?
 
@@ -150,13 +173,17 @@ public struct SplitSummary: Codable, Sendable {
     /// The counts stored in the dataset's `counts` attribute.
     var counts: [String: Int] {
         ["examples_read": examplesRead, "examples": examples, "tokens": tokens, "trainable_tokens": trainableTokens,
-         "sequences": sequences, "dropped_test_ids": testQueries.droppedExamples, "dropped_too_long": fit.droppedTooLong,
+         "sequences": sequences, "chains": sharing.chains, "stored_tokens": sharing.tokensAfter,
+         "eos_labels": sharing.eosLabels, "dropped_test_ids": testQueries.droppedExamples, "dropped_too_long": fit.droppedTooLong,
          "errors": errorCount, "trimmed": fit.trimmed, "compacted": fit.compactedTotal, "as_is": fit.asIs,
          "observations_shortened": fit.observationsShortened, "turns_dropped": fit.turnsDropped,
          "over_max_seq_len": overMaxSeqLen]
     }
 
-    mutating func describe(_ kept: [DataPreparation.Example], plan: [[Int]], maxSeqLen: Int) {
+    /// Fills in the counts of the examples kept, their `chains` and the packing `plan` of the chains
+    /// (`unsharedSequences`: how many sequences the examples would have packed into on their own).
+    mutating func describe(_ kept: [DataPreparation.Example], chains: [[Int]], plan: [[Int]], unsharedSequences: Int,
+                           maxSeqLen: Int, sharePrefixes: Bool, eosID: Int32) {
         examples = kept.count
         let lengths = kept.map(\.tokenized.tokens.count)
         let trainable = kept.map(\.tokenized.trainableCount)
@@ -172,8 +199,16 @@ public struct SplitSummary: Codable, Sendable {
             let upper = Swift.min(maxSeqLen, lower + width)
             return HistogramBin(lower: lower + 1, upper: upper, count: lengths.filter { $0 > lower && $0 <= upper }.count)
         }
+        let stored = chains.reduce(0) { $0 + lengths[$1.last!] }
+        sharing = SharingCounts(enabled: sharePrefixes, examples: kept.count, chains: chains.count,
+                                eosLabels: chains.reduce(0) { count, members in
+                                    count + SharedChain(members: members.map { kept[$0].tokenized }, eosID: eosID).eosLabels.filter { $0 }.count
+                                },
+                                tokensBefore: tokens, tokensAfter: stored,
+                                sequencesBefore: unsharedSequences, sequencesAfter: plan.count,
+                                ratio: stored == 0 ? 0 : (Double(tokens) / Double(stored) * 10000).rounded() / 10000)
         sequences = plan.count
-        packingEfficiency = plan.isEmpty ? 0 : (Double(tokens) / Double(plan.count * maxSeqLen) * 10000).rounded() / 10000
+        packingEfficiency = plan.isEmpty ? 0 : (Double(stored) / Double(plan.count * maxSeqLen) * 10000).rounded() / 10000
     }
 
     func lines(maxSeqLen: Int) -> [String] {
@@ -234,6 +269,14 @@ public struct SplitSummary: Codable, Sendable {
             let bar = String(repeating: "#", count: biggest == 0 ? 0 : Int((40 * Double(bin.count) / Double(biggest)).rounded(.up)))
             let range = padded(bin.lower, width) + "-" + String(bin.upper).padding(toLength: width, withPad: " ", startingAt: 0)
             out.append("  \(range) \(padded(bin.count, 6))" + (bar.isEmpty ? "" : " " + bar))
+        }
+        if !sharing.enabled {
+            out.append("shared prefixes: off (data.share_prefixes: false)")
+        } else {
+            out.append("shared prefixes: \(n(sharing.examples)) examples in \(n(sharing.chains)) chains "
+                       + "(\(n(sharing.examples - sharing.chains)) absorbed into a longer example, \(n(sharing.eosLabels)) EOS labels inside chains); "
+                       + "tokens \(n(sharing.tokensBefore)) -> \(n(sharing.tokensAfter)) (" + String(format: "%.2fx", sharing.ratio) + "), "
+                       + "sequences \(n(sharing.sequencesBefore)) -> \(n(sharing.sequencesAfter))")
         }
         out.append("packing: \(n(sequences)) sequences of <= \(maxSeqLen) tokens, efficiency \(String(format: "%.1f%%", packingEfficiency * 100)) (tokens / (sequences x max_seq_len))")
         if let output { out.append("written: \(output)") }
