@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "Evaluation", dependencies: [
             "Job", "Data", "Interop", "Reporting", "OPT", "Distributed", "Storage", "Kernels", "ToolBench", "Tokenizer", "JSON",
         ]),
-        .target(name: "Diagnostics", dependencies: ["Interop", "Reporting", "OPT", "Distributed", "Storage", "Kernels"]),
+        .target(name: "Diagnostics", dependencies: ["Training", "Job", "Interop", "Reporting", "OPT", "Distributed", "Storage",
+                                                    "Kernels"]),
         .executableTarget(name: "tooltune", dependencies: [
             "Preflight", "Job", "Data", "Interop", "Training", "Evaluation", "Diagnostics", "Distributed", "Storage",
             "Kernels", "Tokenizer", "ToolBench", "JSON",
@@ -64,7 +65,7 @@ let package = Package(
         .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Storage", "Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Storage", "ToolBench", "Tokenizer",
                                                           "TestSupport"]),
-        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "TestSupport"]),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "OPT", "Kernels", "Storage", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Interop"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "JSON", "OPT", "ToolBench", "Tokenizer", "Preflight",
                                                             "Job", "Interop", "Storage", "TestSupport"]),

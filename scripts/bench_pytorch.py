@@ -8,8 +8,9 @@ The model is a RANDOMLY initialised Hugging Face OPTForCausalLM with the preset'
 (nothing is downloaded), fp32, eager attention, in train() mode with dropout 0.1 (OPT's training setting:
 on the attention output and the fc2 output; attention_dropout 0). Inputs are random token ids, labels = ids.
 
-Each step is timed in three parts: forward including the loss, backward, and the optimizer step
-(torch.optim.AdamW with its default implementation choice; on CPU tensors PyTorch picks the single-tensor
+Each step is timed in three parts: forward including the loss, backward, and the optimizer step: global-norm
+clipping at 1.0 (clip_grad_norm_, as Hugging Face's Trainer and ToolTune's training step do) and
+torch.optim.AdamW with its default implementation choice (on CPU tensors PyTorch picks the single-tensor
 for-loop, since foreach kernels are only the default on accelerators). Figures are medians over `--steps`
 steps that follow `--warmup` untimed steps.
 
@@ -51,7 +52,8 @@ PRESETS = {
 EXPECTED_PARAMS = {"opt-125m": 125_239_296, "opt-350m": 331_196_416}
 COMMON = dict(vocab_size=50272, max_position_embeddings=2048, pad_token_id=1, bos_token_id=2, eos_token_id=2,
               dropout=0.1, attention_dropout=0.0, activation_function="relu", enable_bias=True)
-TRAIN_LR = 2e-5  # DESIGN.md's job default; the value does not affect the timing
+TRAIN_LR = 2e-5  # a job's default train.optimizer.lr; the value does not affect the timing
+MAX_GRAD_NORM = 1.0  # a job's default train.max_grad_norm
 
 
 def build_model(preset: str) -> OPTForCausalLM:
@@ -91,6 +93,7 @@ def time_steps(model, optimizer, batch: int, seq: int, steps: int, warmup: int, 
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
         optimizer.step()
         t3 = time.perf_counter()
         if i >= warmup:
@@ -140,7 +143,7 @@ def main() -> None:
     result = dict(
         framework="pytorch", preset=args.preset, batch=args.batch, seq=args.seq, steps=args.steps,
         warmup=args.warmup, threads=args.threads, dtype="float32", attention="eager", dropout=0.1,
-        optimizer="torch.optim.AdamW (default impl)",
+        optimizer="clip_grad_norm_ 1.0 + torch.optim.AdamW (default impl)",
         params=n_params, matmul_params=matmul_params(model),
         flops_per_token_fwd=fwd_flops, flops_per_token_fwd_bwd=total_flops,
         forward_s=med["forward"], backward_s=med["backward"], optimizer_s=med["optimizer"], step_s=med["step"],
@@ -162,7 +165,7 @@ def main() -> None:
           f"after {args.warmup} warmup")
     print(f"  forward+loss {med['forward'] * 1e3:10.1f} ms  {result['gflops_forward']:8.1f} GFLOP/s")
     print(f"  backward     {med['backward'] * 1e3:10.1f} ms  {result['gflops_backward']:8.1f} GFLOP/s")
-    print(f"  AdamW step   {med['optimizer'] * 1e3:10.1f} ms")
+    print(f"  clip + AdamW {med['optimizer'] * 1e3:10.1f} ms")
     print(f"  whole step   {med['step'] * 1e3:10.1f} ms  {result['gflops_step']:8.1f} GFLOP/s  "
           f"{result['tokens_per_s']:.1f} tokens/s")
     print(f"  FLOPs/token: {fwd_flops / 1e6:.1f} M forward, {total_flops / 1e6:.1f} M forward+backward")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ToolTune's training step against PyTorch's, side by side: the same presets, shapes, thread count,
-# dropout (0.1) and optimizer (AdamW), medians over the same number of steps. Runs one benchmark at a
+# dropout (0.1), clipping (1.0) and optimizer (AdamW), medians over the same number of steps. Runs one benchmark at a
 # time (never both at once) and prints a table with PyTorch time / ToolTune time as the ratio.
 #
 #   scripts/bench_train_step.sh                                   # opt-125m and opt-350m at 1x512 and 4x512
@@ -55,7 +55,7 @@ print(head)
 print("-" * len(head))
 for ours, torch in pairs:
     shape = f"{ours['batch']}x{ours['seq']}"
-    for part, key in [("forward", "forward_s"), ("backward", "backward_s"), ("AdamW", "optimizer_s"), ("step", "step_s")]:
+    for part, key in [("forward", "forward_s"), ("backward", "backward_s"), ("clip+AdamW", "optimizer_s"), ("step", "step_s")]:
         print(f"{ours['preset']:9} {shape:>7} {ours['threads']:>3} | {part:8} {ours[key] * 1e3:8.0f}ms {torch[key] * 1e3:8.0f}ms "
               f"{torch[key] / ours[key]:6.2f}")
     print(f"{'':9} {'':>7} {'':>3} | {'tok/s':8} {ours['tokens_per_s']:10.1f} {torch['tokens_per_s']:10.1f} "

@@ -1,11 +1,17 @@
+import Distributed
 import Foundation
+import Job
 import Kernels
 import OPT
 import Reporting
+import Storage
+import Training
 
-/// Times training steps of a randomly initialized model on random tokens, part by part, the way
-/// scripts/bench_pytorch.py times PyTorch: same shapes, threads, dropout (0.1) and optimizer
-/// (AdamW, lr 2e-5, no weight decay), the same FLOP accounting, and the same JSON keys.
+/// Times the training step (`Training.TrainingState.step`, what `tooltune train` runs: gradient buckets,
+/// global-norm clipping at 1.0, AdamW) of a randomly initialized model on random tokens, part by part, the
+/// way scripts/bench_pytorch.py times PyTorch: same shapes, threads, dropout (0.1), optimizer (AdamW, lr
+/// 2e-5, no weight decay) and clipping, the same FLOP accounting, and the same JSON keys. The run is a job
+/// with the default `train` settings and a constant learning rate.
 public enum TrainStepBenchmark {
     public struct Options: Sendable {
         public var preset: String
@@ -43,6 +49,7 @@ public enum TrainStepBenchmark {
         public var forwardSeconds: Double
         /// Includes zeroing the gradient buffer (PyTorch allocates fresh gradients inside backward instead).
         public var backwardSeconds: Double
+        /// The gradient norm, clipping and the AdamW update.
         public var optimizerSeconds: Double
         public var stepSeconds: Double
         public var tokensPerSecond: Double
@@ -74,8 +81,13 @@ public enum TrainStepBenchmark {
         }
     }
 
-    public static let learningRate = 2e-5
-    public static let dropout: Float = 0.1
+    /// The job defaults (lr 2e-5, dropout 0.1, max_grad_norm 1.0, no weight decay) with a constant schedule.
+    public static var settings: JobSpec.TrainSpec {
+        var train = JobSpec.TrainSpec.defaults
+        train.schedule.name = .constant
+        train.schedule.warmupRatio = 0
+        return train
+    }
 
     /// Weights multiplied per token: q, k, v, out_proj, fc1, fc2 in every layer, project_in/out, and the
     /// lm_head (vocab x word_embed_proj_dim, counted although it is tied).
@@ -94,40 +106,35 @@ public enum TrainStepBenchmark {
     public static func run(_ options: Options) throws -> Result {
         let config = try BenchmarkOptionError.preset(options.preset)
         guard options.batch >= 1, options.steps >= 1, options.warmup >= 0, options.threads >= 1,
-              (1...config.maxPositionEmbeddings).contains(options.seq) else {
-            throw BenchmarkOptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 1 <= --seq <= \(config.maxPositionEmbeddings)")
+              (2...config.maxPositionEmbeddings).contains(options.seq) else {
+            throw BenchmarkOptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 2 <= --seq <= \(config.maxPositionEmbeddings)")
         }
         useThreads(options.threads)
+        let comm = try Communicator.world()
+        guard comm.size == 1 else {
+            throw BenchmarkOptionError(message: "bench train-step times one rank; under mpirun, time `train` or `bench allreduce`")
+        }
         let buildStart = Date()
         let model = try OPTModel(config: config, seed: options.seed)
         let buildSeconds = Date().timeIntervalSince(buildStart)
-        let optimizer = AdamW(parameterCount: model.layout.count, hyperparameters: .init(learningRate: learningRate))
-        let groups = model.layout.optimizerGroups(weightDecay: 0)
-
-        var rng = SplitMix64(seed: options.seed ^ 0x5EED)
+        let (b, t) = (options.batch, options.seq)
+        let steps = options.warmup + options.steps
+        let data = RandomSequences(count: steps * b, length: t, vocab: config.vocabSize, seed: options.seed)
+        let state = TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
+                                  stepsPerEpoch: [steps], train: settings, seed: options.seed,
+                                  bucketMB: JobSpec.DistributedSpec.defaults.bucketMB, comm: comm)
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = []
         var lastLoss = 0.0
-        let (b, t) = (options.batch, options.seq)
-        for step in 0..<(options.warmup + options.steps) {
-            let tokens = (0..<(b * t)).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) }
-            let targets = (0..<(b * t)).map { $0 % t + 1 < t ? tokens[$0 + 1] : -1 }
-            let batch = try MicroBatch(rows: b, length: t, tokens: tokens, targets: targets,
-                                       sequenceIDs: (0..<b).map { UInt64(step * b + $0) })
-            let dropout = Dropout(probability: dropout, seed: options.seed, step: UInt64(step))
-            let t0 = Date()
-            let result = try model.forward(batch, dropout: dropout)
-            let t1 = Date()
-            model.zeroGradients()
-            model.backward(scale: 1 / Float(result.targetCount))
-            let t2 = Date()
-            optimizer.update(parameters: model.parameters.pointer, gradients: model.gradients.pointer, groups: groups)
-            let t3 = Date()
-            lastLoss = result.lossSum / Double(result.targetCount)
+        for step in 0..<steps {
+            // One micro-batch of b sequences, as a job with micro_batch_tokens b x seq plans it.
+            let plan = StepPlan(epoch: 0, stepInEpoch: step, microBatches: [[Array((step * b)..<((step + 1) * b))]])
+            let (metrics, times) = try state.step(plan)
+            lastLoss = metrics.loss
             if step >= options.warmup {
-                forward.append(t1.timeIntervalSince(t0))
-                backward.append(t2.timeIntervalSince(t1))
-                update.append(t3.timeIntervalSince(t2))
-                whole.append(t3.timeIntervalSince(t0))
+                forward.append(times.forward)
+                backward.append(times.backward)
+                update.append(times.update)
+                whole.append(metrics.seconds)
             }
         }
         let flops = flopsPerToken(config, seq: t)
@@ -152,7 +159,7 @@ public enum TrainStepBenchmark {
             "batch \(r.batch) x seq \(r.seq) = \(r.batch * r.seq) tokens/step; medians over \(r.steps) steps after \(r.warmup) warmup",
             "  forward+loss \(ms(r.forwardSeconds))  \(rate(r.gflopsForward))",
             "  backward     \(ms(r.backwardSeconds))  \(rate(r.gflopsBackward))   (incl. zeroing gradients)",
-            "  AdamW step   \(ms(r.optimizerSeconds))",
+            "  clip + AdamW \(ms(r.optimizerSeconds))",
             "  whole step   \(ms(r.stepSeconds))  \(rate(r.gflopsStep))  " + String(format: "%.1f tokens/s", r.tokensPerSecond),
             String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flopsPerTokenForward / 1e6, r.flopsPerTokenForwardBackward / 1e6),
             String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.finalLoss, r.peakRSSMegabytes, r.buildSeconds),
@@ -171,5 +178,29 @@ public struct BenchmarkOptionError: Error, CustomStringConvertible {
             throw BenchmarkOptionError(message: "unknown preset \(name); known: \(OPTConfig.presets.keys.sorted().joined(separator: ", "))")
         }
         return config
+    }
+}
+
+/// The benchmark's data: `count` sequences of `length` token ids drawn in order from one generator seeded
+/// by the benchmark's seed, each trained on every next token.
+final class RandomSequences: TrainingData {
+    let rowLength: Int
+    let targetCounts: [Int32]
+    private let tokens: [[Int32]]
+
+    init(count: Int, length: Int, vocab: Int, seed: UInt64) {
+        var rng = SplitMix64(seed: seed ^ 0x5EED)
+        tokens = (0..<count).map { _ in (0..<length).map { _ in Int32(rng.next() % UInt64(vocab)) } }
+        rowLength = length
+        targetCounts = Array(repeating: Int32(length - 1), count: count)
+    }
+
+    func length(ofSequence s: Int) -> Int { rowLength }
+
+    func readSequence(_ s: Int) throws -> PackedSequence {
+        let ids = tokens[s], n = ids.count
+        return PackedSequence(index: s, tokens: ids,
+                              targets: (0..<n).map { $0 + 1 < n ? ids[$0 + 1] : PreparedDatasetFormat.ignoreIndex },
+                              positions: (0..<n).map(Int32.init), segmentIDs: Array(repeating: 0, count: n), boundaries: [0, n])
     }
 }

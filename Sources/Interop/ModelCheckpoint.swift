@@ -2,10 +2,10 @@ import Foundation
 import OPT
 import Storage
 
-/// OPT weights in HDF5, as DESIGN.md's checkpoint format stores them: the root attribute `model_config`
-/// (Hugging Face config.json keys, as JSON) and one float32 dataset per Hugging Face tensor under
-/// `/model`, in Hugging Face shapes (so `h5py.File(f)["model"][name]` equals the transformers tensor).
-/// `lm_head.weight` is not stored: it is `embed_tokens`.
+/// OPT weights in HDF5, as every ToolTune checkpoint stores them (README.md, "Training", Checkpoints): the
+/// root attribute `model_config` (Hugging Face config.json keys, as JSON) and one float32 dataset per
+/// Hugging Face tensor under `/model`, in Hugging Face shapes (so `h5py.File(f)["model"][name]` equals the
+/// transformers tensor). `lm_head.weight` is not stored: it is `embed_tokens`.
 public enum ModelCheckpoint {
     public static let group = "model"
     public static let configAttribute = "model_config"

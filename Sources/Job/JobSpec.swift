@@ -73,6 +73,13 @@ public struct JobSpec: Sendable {
         public var dropout: Double
         /// Skip (and count) steps whose loss or gradient is not finite, instead of stopping.
         public var skipNonfinite: Bool
+
+        /// A job's `train` section when it sets nothing.
+        public static let defaults = TrainSpec(
+            epochs: 1, maxSteps: nil, microBatchTokens: 4096, globalBatchTokens: 65536,
+            optimizer: OptimizerSpec(name: "adamw", lr: 2e-5, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 0),
+            schedule: ScheduleSpec(name: .linear, warmupRatio: 0.03, warmupSteps: nil),
+            maxGradNorm: 1.0, dropout: 0.1, skipNonfinite: false)
     }
 
     public struct OptimizerSpec: Sendable {
@@ -112,6 +119,9 @@ public struct JobSpec: Sendable {
         public var ranks: Int?
         public var threadsPerRank: Int
         public var bucketMB: Double
+
+        /// A job's `distributed` section when it sets nothing.
+        public static let defaults = DistributedSpec(ranks: nil, threadsPerRank: 1, bucketMB: 25)
     }
 
     public struct EvalSpec: Sendable {
@@ -232,11 +242,11 @@ extension JobSpec {
         let train = readTrain(top, f, maxSeqLen: data?.maxSeqLen)
         let checkpoint = readCheckpoint(top, f, jobName: name ?? "job")
 
-        var distributed = DistributedSpec(ranks: nil, threadsPerRank: 1, bucketMB: 25)
+        var distributed = DistributedSpec.defaults
         if let d = f.table(top, "distributed", allowed: distributedKeys) {
             distributed.ranks = f.int(d, "ranks", range: 1...1_000_000)
-            distributed.threadsPerRank = f.int(d, "threads_per_rank", range: 1...1024) ?? 1
-            distributed.bucketMB = f.double(d, "bucket_mb", range: 0...4096, openLower: true) ?? 25
+            distributed.threadsPerRank = f.int(d, "threads_per_rank", range: 1...1024) ?? distributed.threadsPerRank
+            distributed.bucketMB = f.double(d, "bucket_mb", range: 0...4096, openLower: true) ?? distributed.bucketMB
         }
 
         let eval = readEval(top, f, maxSeqLen: data?.maxSeqLen)
@@ -358,10 +368,7 @@ extension JobSpec {
     }
 
     static func readTrain(_ top: YAMLTable, _ f: YAMLFields, maxSeqLen: Int?) -> TrainSpec? {
-        var train = TrainSpec(epochs: 1, maxSteps: nil, microBatchTokens: 4096, globalBatchTokens: 65536,
-                              optimizer: OptimizerSpec(name: "adamw", lr: 2e-5, betas: (0.9, 0.999), eps: 1e-8, weightDecay: 0),
-                              schedule: ScheduleSpec(name: .linear, warmupRatio: 0.03, warmupSteps: nil),
-                              maxGradNorm: 1.0, dropout: 0.1, skipNonfinite: false)
+        var train = TrainSpec.defaults
         guard let t = f.table(top, "train", allowed: trainKeys) else { return top.has("train") ? nil : train }
         let before = f.issues.count
         train.epochs = f.int(t, "epochs", range: 1...1_000_000) ?? train.epochs

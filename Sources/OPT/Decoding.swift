@@ -50,44 +50,27 @@ public final class KVCache {
 /// cached ones. Nothing is kept between calls except what the KVCache holds.
 final class DecodeScratch {
     let rows: Int, length: Int
-    let streams: FloatBuffer
-    let normOutput: FloatBuffer
-    let statistics: FloatBuffer
-    let qkv: FloatBuffer
-    let attention: FloatBuffer
-    let branch: FloatBuffer
-    let residual1: FloatBuffer
-    let residual2: FloatBuffer?
-    let fcHidden: FloatBuffer
-    let tokenEmbeddings: FloatBuffer?
+    /// One kept slot, overwritten by each layer; two streams, read and written in turn.
+    let activations: LayerActivations
+    /// The last row through the head: normalized [hidden], statistics [2], projected [embed].
     let head: FloatBuffer
-    let attentionScratch: Attention.Scratch
 
     init(config: OPTConfig, rows: Int, length: Int) {
         self.rows = rows
         self.length = length
-        let h = config.hiddenSize
-        streams = FloatBuffer(count: 2 * rows * h)
-        normOutput = FloatBuffer(count: rows * h)
-        statistics = FloatBuffer(count: 4 * rows)
-        qkv = FloatBuffer(count: rows * 3 * h)
-        attention = FloatBuffer(count: rows * h)
-        branch = FloatBuffer(count: rows * h)
-        residual1 = FloatBuffer(count: rows * h)
-        residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: rows * h)
-        fcHidden = FloatBuffer(count: rows * config.ffnDim)
-        tokenEmbeddings = config.hasProjections ? FloatBuffer(count: rows * config.wordEmbedProjDim) : nil
-        // The last row through the head: normalized [hidden], statistics [2], projected [embed].
-        head = FloatBuffer(count: h + 2 + config.wordEmbedProjDim)
-        attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
+        activations = LayerActivations(config: config, tokens: rows, length: length, kept: 1, streams: 2)
+        head = FloatBuffer(count: config.hiddenSize + 2 + config.wordEmbedProjDim)
     }
 
     /// Layer buffers for `n` rows; the layer reads stream `l % 2` and writes the other.
-    func layerBuffers(_ l: Int, rows n: Int, hidden h: Int) -> LayerBuffers {
-        LayerBuffers(rows: n, input: streams.pointer + (l % 2) * rows * h, output: streams.pointer + ((l + 1) % 2) * rows * h,
-                     normOutput: normOutput.pointer, statistics: statistics.pointer, qkv: qkv.pointer,
-                     attention: attention.pointer, branch: branch.pointer, residual1: residual1.pointer,
-                     residual2: residual2?.pointer, fcHidden: fcHidden.pointer)
+    func layer(_ l: Int, rows n: Int, config: OPTConfig) -> LayerBuffers {
+        activations.layer(rows: n, input: l % 2, output: (l + 1) % 2, kept: 0, stride: rows, hidden: config.hiddenSize,
+                          ffn: config.ffnDim)
+    }
+
+    /// The last layer's outputs, [n, hidden].
+    func output(layers: Int, hidden h: Int) -> UnsafeMutablePointer<Float> {
+        activations.streams.pointer + (layers % 2) * rows * h
     }
 }
 
@@ -159,10 +142,10 @@ extension OPTModel {
         let s = decodeScratch(rows: n, length: cache.capacity)
         let h = config.hiddenSize
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
-        embed(tokens, positions: (start..<(start + n)).map(Int32.init), into: s.streams.pointer,
-              tokenEmbeddings: s.tokenEmbeddings?.pointer)
+        embed(tokens, positions: (start..<(start + n)).map(Int32.init), into: s.activations.streams.pointer,
+              tokenEmbeddings: s.activations.tokenEmbeddings?.pointer)
         for l in 0..<config.numHiddenLayers {
-            layerForward(l, s.layerBuffers(l, rows: n, hidden: h), attend: { qkv, output in
+            layerForward(l, s.layer(l, rows: n, config: config), attend: { qkv, output in
                 let keys = cache.keys(l), values = cache.values(l)
                 Parallel.forEach(n, minimumChunk: 64) { range in
                     for i in range {
@@ -171,13 +154,14 @@ extension OPTModel {
                     }
                 }
                 Attention.forwardCached(queries: qkv, queryStride: 3 * h, keys: keys, values: values, cacheStride: h,
-                                        start: start, count: n, output: output, shape: shape, scratch: s.attentionScratch)
+                                        start: start, count: n, output: output, shape: shape,
+                                        scratch: s.activations.attentionScratch)
             }, addResidual: { x, residual, out, _ in
                 Residual.add(x, residual: residual, into: out, count: n * h)
             })
         }
         cache.append(tokens)
-        return (s, s.streams.pointer + (config.numHiddenLayers % 2) * s.rows * h)
+        return (s, s.output(layers: config.numHiddenLayers, hidden: h))
     }
 
     /// Makes `cache` hold `prompt` and returns the logits after its last token, running only the part of

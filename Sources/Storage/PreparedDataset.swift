@@ -204,6 +204,15 @@ public struct PackedSequence: Sendable, Equatable {
     /// Start of each chain within the sequence, plus n at the end.
     public var boundaries: [Int]
 
+    public init(index: Int, tokens: [Int32], targets: [Int32], positions: [Int32], segmentIDs: [Int32], boundaries: [Int]) {
+        self.index = index
+        self.tokens = tokens
+        self.targets = targets
+        self.positions = positions
+        self.segmentIDs = segmentIDs
+        self.boundaries = boundaries
+    }
+
     public var count: Int { tokens.count }
     /// Positions with a label.
     public var targetCount: Int { targets.reduce(0) { $0 + ($1 == PreparedDatasetFormat.ignoreIndex ? 0 : 1) } }

@@ -47,8 +47,6 @@ public struct LoadedData: Sendable {
 
     public init() {}
 
-    public var fileCount: Int { filesByFormat.values.reduce(0, +) }
-
     /// Adds one file's counts (and, unless `keepConversations` is false, its conversations).
     public mutating func add(_ contents: FileContents, keepConversations: Bool = true) {
         if keepConversations { conversations += contents.conversations }

@@ -10,6 +10,12 @@ public struct StepPlan: Equatable, Sendable {
     /// `microBatches[rank][m]` = sequence indices of micro-batch m on that rank.
     public var microBatches: [[[Int]]]
 
+    public init(epoch: Int, stepInEpoch: Int, microBatches: [[[Int]]]) {
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+        self.microBatches = microBatches
+    }
+
     /// Every sequence of the step, over all ranks.
     public var sequences: [Int] { microBatches.flatMap { $0.flatMap { $0 } } }
 }
@@ -145,5 +151,38 @@ extension StepPlan {
         }
         guard i == encoded.count else { return nil }
         self.init(epoch: epoch, stepInEpoch: step, microBatches: microBatches)
+    }
+}
+
+/// What the coordinator decides at each step boundary and broadcasts, so every rank stops or runs the
+/// same step.
+public enum StepControl: Equatable, Sendable {
+    /// Stop here (with a checkpoint), asked by this signal, or by --stop-after-step (nil).
+    case stop(signal: Int32?)
+    /// Run this step.
+    case run(StepPlan)
+}
+
+extension StepControl {
+    /// For MPI broadcast: [1, signal or 0] to stop; [0, 0] and the plan's encoding to run.
+    public var encoded: [Int64] {
+        switch self {
+        case .stop(let signal): [1, Int64(signal ?? 0)]
+        case .run(let plan): [0, 0] + plan.encoded
+        }
+    }
+
+    public init?(encoded: [Int64]) {
+        guard encoded.count >= 2 else { return nil }
+        switch encoded[0] {
+        case 1:
+            guard encoded.count == 2, let signal = Int32(exactly: encoded[1]) else { return nil }
+            self = .stop(signal: signal == 0 ? nil : signal)
+        case 0:
+            guard encoded[1] == 0, let plan = StepPlan(encoded: Array(encoded.dropFirst(2))) else { return nil }
+            self = .run(plan)
+        default:
+            return nil
+        }
     }
 }

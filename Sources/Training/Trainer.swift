@@ -61,8 +61,6 @@ public final class Trainer {
     let comm: Communicator
     let options: TrainOptions
     let run: RunDirectory
-    /// Steps in each epoch, as the coordinator planned and broadcast them.
-    var stepsPerEpoch: [Int] = []
     var coordinator: Bool { comm.isCoordinator }
 
     public init(job: JobSpec, comm: Communicator, options: TrainOptions = TrainOptions()) {
@@ -83,7 +81,7 @@ public final class Trainer {
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)
         let (model, optimizer, resumed) = try initialize(tokenizer: tokenizer)
-        var (state, metrics) = resumed.map { ($0.state, $0.metrics) } ?? (TrainerState(), [])
+        var metrics = resumed?.metrics ?? []
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
@@ -91,59 +89,59 @@ public final class Trainer {
                                    microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
-        self.stepsPerEpoch = stepsPerEpoch.map { Int($0) }
-        let planned = self.stepsPerEpoch.reduce(0, +)
-        let totalSteps = min(planned, job.train.maxSteps ?? planned)
-        let schedule = LearningRateSchedule(job.train.schedule, baseLR: job.train.optimizer.lr, totalSteps: totalSteps)
-        let groups = model.layout.optimizerGroups(weightDecay: job.train.optimizer.weightDecay)
-        let buckets = GradientBuckets(comm: comm, buffer: model.gradients.pointer,
-                                      bucketBytes: Int(job.distributed.bucketMB * 1_048_576))
+        let state = TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
+                                  train: job.train, seed: UInt64(job.seed), bucketMB: job.distributed.bucketMB,
+                                  cursor: resumed?.state ?? TrainerState(), comm: comm)
+        let totalSteps = state.totalSteps
         log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; allreduce "
-            + (buckets.overlaps ? "overlapped with backward" : "after backward"))
-        if state.globalStep >= totalSteps {
-            log("the run is already complete (step \(state.globalStep) of \(totalSteps)); nothing to train")
-        } else if state.globalStep > 0 {
-            log("resuming after step \(state.globalStep) (epoch \(state.epoch + 1), step \(state.stepInEpoch + 1) of it)")
+            + (state.buckets.overlaps ? "overlapped with backward" : "after backward"))
+        let cursor = state.cursor
+        if cursor.globalStep >= totalSteps {
+            log("the run is already complete (step \(cursor.globalStep) of \(totalSteps)); nothing to train")
+        } else if cursor.globalStep > 0 {
+            log("resuming after step \(cursor.globalStep) (epoch \(cursor.epoch + 1), step \(cursor.stepInEpoch + 1) of it)")
         }
 
         try run.create()
         let metricsLog = MetricsLog(url: run.metricsFile)
-        if coordinator { try metricsLog.truncate(afterStep: state.globalStep) }
+        if coordinator { try metricsLog.truncate(afterStep: cursor.globalStep) }
         StopSignal.install()
         var progress = Progress(totalSteps: totalSteps)
         var lastCheckpoint: String?
         // The step the newest checkpoint holds; every rank tracks it, so all decide alike to write one.
-        var savedStep = state.globalStep
+        var savedStep = cursor.globalStep
         var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
         var stoppedBy: Int32?
         var steps: [StepPlan] = []
 
-        while state.globalStep < totalSteps {
-            // The coordinator's decision for this boundary: stop (signal or --stop-after-step), or the next step.
-            var control: [Int64] = []
+        while state.cursor.globalStep < totalSteps {
+            // The coordinator's decision for this boundary, the same on every rank once broadcast.
+            var message: [Int64] = []
             if coordinator {
+                let cursor = state.cursor
+                let control: StepControl
                 if let signal = StopSignal.requested {
-                    control = [1, Int64(signal)]
-                } else if let stop = options.stopAfterStep, state.globalStep >= stop {
-                    control = [1, 0]
+                    control = .stop(signal: signal)
+                } else if let stop = options.stopAfterStep, cursor.globalStep >= stop {
+                    control = .stop(signal: nil)
                 } else {
-                    if steps.isEmpty || steps.first?.epoch != state.epoch { steps = planner.steps(epoch: state.epoch) }
-                    control = [0, 0] + steps[state.stepInEpoch].encoded
+                    if steps.isEmpty || steps.first?.epoch != cursor.epoch { steps = planner.steps(epoch: cursor.epoch) }
+                    control = .run(steps[cursor.stepInEpoch])
                 }
+                message = control.encoded
             }
-            try comm.broadcast(&control)
-            if control[0] == 1 {
-                stoppedBy = control[1] == 0 ? nil : Int32(control[1])
+            try comm.broadcast(&message)
+            guard let control = StepControl(encoded: message) else {
+                throw TrainError("rank \(comm.rank): received a malformed step control message")
+            }
+            guard case .run(let plan) = control else {
+                if case .stop(let signal) = control { stoppedBy = signal }
                 break
             }
-            guard let plan = StepPlan(encoded: Array(control.dropFirst(2))) else {
-                throw TrainError("rank \(comm.rank): received a malformed step plan")
-            }
 
-            let record = try step(plan, model: model, optimizer: optimizer, groups: groups, buckets: buckets,
-                                  dataset: dataset, schedule: schedule, state: &state)
+            let record = try state.step(plan).metrics
             metrics.append(record)
             sessionTokens += record.tokens
             sessionSeconds += record.seconds
@@ -152,17 +150,17 @@ public final class Trainer {
                 try metricsLog.append(record)
                 options.log(progress.line(record, epochs: job.train.epochs))
             }
-            if state.globalStep % job.checkpoint.everySteps == 0 || state.globalStep == totalSteps {
-                lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
-                savedStep = state.globalStep
+            if state.cursor.globalStep % job.checkpoint.everySteps == 0 || state.cursor.globalStep == totalSteps {
+                lastCheckpoint = try writeCheckpoint(state, metrics, tokenizer: tokenizer)
+                savedStep = state.cursor.globalStep
             }
         }
         // Stopped between checkpoints (signal, --stop-after-step): save where the run stands.
-        if state.globalStep != savedStep {
-            lastCheckpoint = try writeCheckpoint(model, optimizer, state, metrics, tokenizer: tokenizer)
+        if state.cursor.globalStep != savedStep {
+            lastCheckpoint = try writeCheckpoint(state, metrics, tokenizer: tokenizer)
         }
         try comm.barrier()
-        let summary = TrainSummary(stepsDone: state.globalStep, totalSteps: totalSteps, tokens: sessionTokens,
+        let summary = TrainSummary(stepsDone: state.cursor.globalStep, totalSteps: totalSteps, tokens: sessionTokens,
                                    seconds: sessionSeconds,
                                    communicationShare: sessionSeconds > 0 ? sessionCommunication / sessionSeconds : 0,
                                    lastCheckpoint: lastCheckpoint, stoppedBySignal: stoppedBy)
@@ -198,11 +196,7 @@ public final class Trainer {
     /// The model and optimizer to start from: a checkpoint to resume (checkpoint.resume; its contents are
     /// returned), else the job's model.init with a fresh optimizer.
     func initialize(tokenizer: Tokenizer) throws -> (OPTModel, AdamW, TrainingCheckpoint.Contents?) {
-        func optimizer(for model: OPTModel) -> AdamW {
-            let o = job.train.optimizer
-            return AdamW(parameterCount: model.layout.count, hyperparameters: .init(
-                learningRate: o.lr, beta1: o.betas.0, beta2: o.betas.1, epsilon: o.eps))
-        }
+        func optimizer(for model: OPTModel) -> AdamW { TrainingState.optimizer(for: model, job.train.optimizer) }
         let resumeFrom: String?
         switch job.checkpoint.resume {
         case .never:
@@ -256,83 +250,18 @@ public final class Trainer {
         }
     }
 
-    // MARK: One step
-
-    func step(_ plan: StepPlan, model: OPTModel, optimizer: AdamW, groups: [AdamW.Group], buckets: GradientBuckets,
-              dataset: PreparedDataset, schedule: LearningRateSchedule, state: inout TrainerState) throws -> StepMetrics {
-        let start = Date()
-        let mine = plan.microBatches[comm.rank]
-        let sequences = mine.flatMap { $0 }
-        var counts: [Int64] = [sequences.reduce(0) { $0 + Int64(dataset.targetCounts[$1]) },
-                               sequences.reduce(0) { $0 + Int64(dataset.length(ofSequence: $1)) }]
-        try comm.allreduce(&counts, .sum)
-        let globalTargets = Int(counts[0]), globalTokens = Int(counts[1])
-        guard globalTargets > 0 else { throw TrainError("step \(state.globalStep + 1) has no target tokens") }
-
-        model.zeroGradients()
-        let scale = 1 / Float(globalTargets)
-        let dropout = Dropout(probability: Float(job.train.dropout), seed: UInt64(job.seed), step: UInt64(state.globalStep))
-        var lossSum = 0.0
-        for (index, micro) in mine.enumerated() {
-            let packed = try micro.map { try dataset.readSequence($0) }
-            let batch = try MicroBatch(packed: packed, length: dataset.metadata.maxSeqLen, padID: Int32(job.model.config.padTokenId))
-            lossSum += try model.forward(batch, dropout: dropout).lossSum
-            // Buckets go out during the last backward, when the gradients of this step are complete.
-            let last = index == mine.count - 1
-            model.backward(scale: scale, onGradientsReady: last ? { buckets.ready($0) } : nil)
-        }
-        if mine.isEmpty { model.layout.gradientReadyOrder.forEach(buckets.ready) }
-        let computeEnd = Date()
-        let timing = try buckets.finish()
-        var sums = [lossSum]
-        try comm.allreduce(&sums, .sum)
-        let loss = sums[0] / Double(globalTargets)
-
-        let gradients = model.gradients.pointer, count = model.layout.count
-        let norm = job.train.maxGradNorm > 0
-            ? GradientClipping.clip(gradients, count: count, maxNorm: job.train.maxGradNorm)
-            : GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
-        let lr = schedule.learningRate(atStep: state.globalStep)
-        let finite = loss.isFinite && norm.isFinite
-        if !finite && !job.train.skipNonfinite {
-            throw NonFiniteStepError(step: state.globalStep + 1, loss: loss, gradNorm: norm)
-        }
-        let updateStart = Date()
-        if finite {
-            optimizer.update(parameters: model.parameters.pointer, gradients: gradients, groups: groups, learningRate: lr)
-        } else {
-            state.skippedSteps += 1
-        }
-        let end = Date()
-
-        state.globalStep += 1
-        state.tokensSeen += globalTokens
-        state.stepInEpoch += 1
-        if state.stepInEpoch >= stepsPerEpoch[plan.epoch] {
-            state.epoch += 1
-            state.stepInEpoch = 0
-        }
-        let seconds = end.timeIntervalSince(start)
-        return StepMetrics(step: state.globalStep, epoch: plan.epoch, loss: loss, lr: lr, gradNorm: norm,
-                           tokens: globalTokens, targetTokens: globalTargets, tokensPerSecond: Double(globalTokens) / seconds,
-                           seconds: seconds,
-                           computeSeconds: computeEnd.timeIntervalSince(start) + end.timeIntervalSince(updateStart),
-                           communicationSeconds: timing.communication, waitSeconds: timing.wait, skipped: !finite)
-    }
-
-
     // MARK: Checkpoints
 
     /// Rank 0 writes step-NNNNNN.h5 atomically, points LATEST at it and prunes old ones; the other
     /// ranks go on to the next step and wait for rank 0 in its first collective.
-    func writeCheckpoint(_ model: OPTModel, _ optimizer: AdamW, _ state: TrainerState, _ metrics: [StepMetrics],
-                         tokenizer: Tokenizer) throws -> String {
-        try verifyIdenticalWeights(model, when: "after step \(state.globalStep)")
-        let path = run.checkpointPath(step: state.globalStep)
+    func writeCheckpoint(_ state: TrainingState, _ metrics: [StepMetrics], tokenizer: Tokenizer) throws -> String {
+        let cursor = state.cursor
+        try verifyIdenticalWeights(state.model, when: "after step \(cursor.globalStep)")
+        let path = run.checkpointPath(step: cursor.globalStep)
         guard coordinator else { return path.path }
         let start = Date()
-        try TrainingCheckpoint.write(to: path.path, model: model, optimizer: optimizer,
-                                     optimizerSettings: job.train.optimizer, state: state, metrics: metrics,
+        try TrainingCheckpoint.write(to: path.path, model: state.model, optimizer: state.optimizer,
+                                     optimizerSettings: job.train.optimizer, state: cursor, metrics: metrics,
                                      provenance: .init(jobText: job.text, tokenizerSHA256: tokenizer.sha256, worldSize: comm.size))
         try run.setLatest(path)
         try run.prune(keepLast: job.checkpoint.keepLast)

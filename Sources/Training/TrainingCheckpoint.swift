@@ -22,7 +22,7 @@ public struct TrainerState: Equatable, Sendable {
     public init() {}
 }
 
-/// The checkpoint file of DESIGN.md: root attributes naming the run, `/model` (Hugging Face names and
+/// The checkpoint file (README.md, "Training", Checkpoints): root attributes naming the run, `/model` (Hugging Face names and
 /// shapes, via ModelCheckpoint), `/optimizer/exp_avg/<name>` and `/optimizer/exp_avg_sq/<name>` with the
 /// AdamW settings as attributes, and `/trainer` (the data cursor as attributes, the metrics table as one
 /// dataset per column under `/trainer/metrics`).

@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "train-step",
-            abstract: "Time forward, backward and the AdamW step of a randomly initialized preset on random tokens.",
+            abstract: "Time the training step (forward, backward, clipping and AdamW, as train runs it) of a randomly initialized preset on random tokens.",
             discussion: "Medians over --steps steps after --warmup untimed ones; GFLOP/s with scripts/bench_pytorch.py's FLOP formula.")
 
         @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")

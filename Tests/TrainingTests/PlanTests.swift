@@ -69,6 +69,17 @@ import Testing
         #expect(StepPlan(encoded: [0, 0, 1, 1, 5, 1]) == nil, "truncated")
         #expect(StepPlan(encoded: [0, 0, 1, 0, 9]) == nil, "trailing values")
     }
+
+    @Test func controlMessagesRoundTripAndMalformedOnesAreRefused() {
+        let step = planner(ranks: 2).steps(epoch: 0)[1]
+        for control in [StepControl.run(step), .stop(signal: 15), .stop(signal: nil)] {
+            #expect(StepControl(encoded: control.encoded) == control)
+        }
+        #expect(StepControl.stop(signal: 2).encoded == [1, 2] && StepControl.run(step).encoded == [0, 0] + step.encoded)
+        for bad: [Int64] in [[], [1], [1, 2, 3], [2, 0], [0, 1] + step.encoded, [0, 0] + step.encoded.dropLast(), [1, 1 << 40]] {
+            #expect(StepControl(encoded: bad) == nil, "\(bad)")
+        }
+    }
 }
 
 @Suite struct LearningRateScheduleTests {
