@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import Interop
 import Job
 import Kernels
 import OPT
