@@ -27,6 +27,8 @@ public struct TrainSummary: Sendable {
     public var stepsDone: Int
     public var totalSteps: Int
     public var tokens: Int
+    /// The tokens of the examples trained, each on its own (more than `tokens` with shared prefixes).
+    public var exampleTokens: Int
     public var seconds: Double
     public var communicationShare: Double
     public var lastCheckpoint: String?
@@ -93,7 +95,10 @@ public final class Trainer {
                                   train: job.train, seed: UInt64(job.seed), bucketMB: job.distributed.bucketMB,
                                   cursor: resumed?.state ?? TrainerState(), comm: comm)
         let totalSteps = state.totalSteps
-        log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
+        let shared = dataset.exampleTokenCount != dataset.tokenCount
+            ? ", \(dataset.exampleCount.formatted()) examples in \(dataset.chainCount.formatted()) chains of shared prefixes, "
+                + "\(dataset.exampleTokenCount.formatted()) tokens on their own" : ""
+        log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens\(shared)) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; allreduce "
             + (state.buckets.overlaps ? "overlapped with backward" : "after backward"))
@@ -112,7 +117,7 @@ public final class Trainer {
         var lastCheckpoint: String?
         // The step the newest checkpoint holds; every rank tracks it, so all decide alike to write one.
         var savedStep = cursor.globalStep
-        var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
+        var sessionTokens = 0, sessionExampleTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
         var stoppedBy: Int32?
         var steps: [StepPlan] = []
 
@@ -144,6 +149,7 @@ public final class Trainer {
             let record = try state.step(plan).metrics
             metrics.append(record)
             sessionTokens += record.tokens
+            sessionExampleTokens += record.exampleTokens
             sessionSeconds += record.seconds
             sessionCommunication += record.communicationSeconds
             if coordinator {
@@ -161,6 +167,7 @@ public final class Trainer {
         }
         try comm.barrier()
         let summary = TrainSummary(stepsDone: state.cursor.globalStep, totalSteps: totalSteps, tokens: sessionTokens,
+                                   exampleTokens: sessionExampleTokens,
                                    seconds: sessionSeconds,
                                    communicationShare: sessionSeconds > 0 ? sessionCommunication / sessionSeconds : 0,
                                    lastCheckpoint: lastCheckpoint, stoppedBySignal: stoppedBy)

@@ -293,8 +293,18 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
     @Test func lossFallsAndInspectSummarizesTheCheckpoint() throws {
         // 139 examples in 110,293 tokens (shared prefixes): 27 steps of 4,096 tokens per epoch.
         let job = try TrainingJob("falls", hidden: 64, steps: 30, epochs: 2, everySteps: 30, micro: 2048, global: 4096, dropout: 0)
-        expectSuccess(try job.train(ranks: 2), "training")
-        let losses = try job.metrics().map(\.loss)
+        let result = try job.train(ranks: 2)
+        expectSuccess(result, "training")
+        // Shared prefixes: each step's examples hold more tokens than it runs; an epoch's steps hold them all.
+        let metrics = try job.metrics()
+        let dataset = try PreparedDataset(path: job.run.preparedDataset("train").path)
+        #expect(dataset.exampleTokenCount > dataset.tokenCount)
+        let firstEpoch = metrics.filter { $0.epoch == 0 }
+        #expect(firstEpoch.reduce(0) { $0 + $1.exampleTokens } == dataset.exampleTokenCount)
+        #expect(firstEpoch.reduce(0) { $0 + $1.tokens } == dataset.tokenCount)
+        #expect(metrics.allSatisfy { $0.exampleTokens >= $0.tokens && $0.exampleTokensPerSecond >= $0.tokensPerSecond })
+        #expect(result.stdout.contains(" example) tok/s") && result.stdout.contains("example tok/s)"), "\(result.stdout)")
+        let losses = metrics.map(\.loss)
         let early = losses.prefix(3).reduce(0, +) / 3, late = losses.suffix(3).reduce(0, +) / 3
         #expect(late < early - 1.0, "loss \(early) -> \(late)")
         let inspect = try runProcess(ToolTuneBinary.path, ["inspect", job.run.checkpointPath(step: 30).path])
