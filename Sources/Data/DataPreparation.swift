@@ -95,7 +95,10 @@ public struct DataPreparation: Sendable {
         var errors: [DataError] = []
         if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
         var kept: [Example] = []
-        var batch: [Conversation] = []
+        // trim-chain fits a file's steps together: one entry per file; otherwise one per conversation, so
+        // that a file of many conversations (ToolLLaMA's, chat JSONL) is fitted in parallel.
+        var batch: [[Conversation]] = []
+        var batchCount = 0
         var previewChains = 0
 
         func flush() {
@@ -117,6 +120,7 @@ public struct DataPreparation: Sendable {
                 }
             }
             batch.removeAll(keepingCapacity: true)
+            batchCount = 0
         }
 
         // Files are read in parallel a chunk at a time and handled in path order (one at a time for a
@@ -138,6 +142,7 @@ public struct DataPreparation: Sendable {
             summary.examplesRead += contents.conversations.count
             // Once a file is bad, the rest are only read, to report every bad file in one run.
             guard errors.isEmpty else { continue }
+            var conversations: [Conversation] = []
             for conversation in contents.conversations {
                 // Never train on test queries: drop (and count) training examples whose query id is listed.
                 if let testIDs {
@@ -151,13 +156,15 @@ public struct DataPreparation: Sendable {
                         summary.testQueries.examplesWithoutQueryID += 1
                     }
                 }
-                batch.append(conversation)
+                conversations.append(conversation)
             }
+            if job.data.fit == .trimChain { batch.append(conversations) } else { batch += conversations.map { [$0] } }
+            batchCount += conversations.count
             if limit != nil {
                 let before = kept.count
                 flush()
                 previewChains += chains(of: kept[before...]).count
-            } else if batch.count >= Self.batchSize {
+            } else if batchCount >= Self.batchSize {
                 flush()
             }
         }
@@ -210,17 +217,18 @@ public struct DataPreparation: Sendable {
         }
     }
 
-    /// Fits conversations on all `Kernels.Parallel` threads, one fitter per contiguous chunk (so the
-    /// steps of one answer file share the fitter's cached system-prompt length); results in input order.
-    func fitInParallel(_ conversations: [Conversation]) -> [FitResult] {
+    /// Fits groups of conversations (`ExampleFitter.fit(file:)`: trim-chain fits a file's steps together)
+    /// on all `Kernels.Parallel` threads, one fitter per contiguous chunk (so the steps of one answer file
+    /// share the fitter's cached system-prompt length); results in input order.
+    func fitInParallel(_ groups: [[Conversation]]) -> [FitResult] {
         let policy = self.policy
         let encoder = self.encoder
-        return Self.gather(conversations.count) { results in
-            Parallel.forEach(conversations.count, minimumChunk: 8) { range in
+        return Self.gather(groups.count) { results in
+            Parallel.forEach(groups.count, minimumChunk: job.data.fit == .trimChain ? 2 : 8) { range in
                 let fitter = ExampleFitter(policy: policy, encoder: encoder)
-                for i in range { results[i] = fitter.fit(conversations[i]) }
+                for i in range { results[i] = fitter.fit(file: groups[i]) }
             }
-        }
+        }.flatMap { $0 }
     }
 
     /// The `count` results that `fill` writes from worker threads (each slot once), in slot order.

@@ -64,6 +64,10 @@ public struct FitCounts: Codable, Sendable, Equatable {
     public var observationsShortened = 0
     public var examplesWithTurnsDropped = 0
     public var turnsDropped = 0
+    /// trim-chain: examples that keep less history than trim-history would give them, and how many history
+    /// tokens they give up in all.
+    public var examplesWithHistoryGivenUp = 0
+    public var historyTokensGivenUp = 0
     /// Examples whose function list was compacted, by compaction level.
     public var compacted: [String: Int] = [:]
     /// Examples that fit nowhere (or, with `fit: drop`, did not fit), dropped.
@@ -79,6 +83,8 @@ public struct FitCounts: Codable, Sendable, Equatable {
         if actions.turnsDropped > 0 { examplesWithTurnsDropped += 1 }
         turnsDropped += actions.turnsDropped
         if let compaction = actions.compaction { compacted[compaction.description, default: 0] += 1 }
+        if actions.historyGivenUp > 0 { examplesWithHistoryGivenUp += 1 }
+        historyTokensGivenUp += actions.historyGivenUp
     }
 
     public var compactedTotal: Int { compacted.values.reduce(0, +) }
@@ -244,6 +250,10 @@ public struct SplitSummary: Codable, Sendable {
         if fit.trimmed > 0 {
             out.append("  trimmed: observations shortened in \(fit.examplesWithObservationsShortened) examples (\(fit.observationsShortened) observations), "
                        + "oldest turns dropped in \(fit.examplesWithTurnsDropped) examples (\(fit.turnsDropped) turns)")
+        }
+        if fit.examplesWithHistoryGivenUp > 0 {
+            out.append("  trim-chain: \(n(fit.examplesWithHistoryGivenUp)) examples keep less history than trim-history gives them "
+                       + "(\(n(fit.historyTokensGivenUp)) history tokens in all), so that the steps of a window share one sequence")
         }
         if !fit.compacted.isEmpty {
             let levels = Compaction.ladder.compactMap { level in fit.compacted[level.description].map { "\($0) \(level)" } }
