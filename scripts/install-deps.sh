@@ -3,7 +3,8 @@
 # run before every build. Needs root or sudo the first time.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config)
+# libcurl4: Foundation's URLSession on Linux (FoundationNetworking), for eval's tool server and judge.
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config libcurl4)
 
 missing=()
 for p in "${packages[@]}"; do

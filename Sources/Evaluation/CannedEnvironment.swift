@@ -9,37 +9,19 @@ import ToolBench
 /// `endswith`), which answers with code 0; no such function gives ToolBench's
 /// `{"error": "No such function name: X", "response": ""}` with code 1. Observations longer than 1,024
 /// characters are cut and get "..." (max_observation_length).
-public struct CannedEnvironment: Sendable {
-    public static let maxObservationLength = 1024
-
+public struct CannedEnvironment: ToolEnvironment {
     public let prompt: QueryPrompt
 
     public init(prompt: QueryPrompt) { self.prompt = prompt }
 
-    public struct Reply: Sendable, Equatable {
-        public var observation: String
-        /// ToolBench's status code: 0 answered, 1 no such function, 2 bad Finish call, 3 final answer, 4 give up.
-        public var code: Int
-        /// Set for calls to Finish.
-        public var finish: FinishCall?
-    }
-
-    public func call(action: String, actionInput: String) -> Reply {
-        if action == "Finish" {
-            let finish = FinishCall.parse(actionInput)
-            return Reply(observation: finish.observation, code: finish.code, finish: finish)
+    public func call(action: String, actionInput: String) -> ToolReply {
+        switch ToolRoute(action: action, actionInput: actionInput, prompt: prompt) {
+        case .answered(let reply):
+            return reply
+        case .api(let index):
+            return ToolReply(observation: ToolReply.observation(error: "", response: Self.response(prompt.query.apis[index].templateResponse)),
+                             code: 0)
         }
-        guard let index = prompt.functionNames.firstIndex(where: { $0.hasSuffix(action) }) else {
-            return Reply(observation: Self.observation(error: "No such function name: \(action)", response: ""), code: 1)
-        }
-        return Reply(observation: Self.observation(error: "", response: Self.response(prompt.query.apis[index].templateResponse)),
-                     code: 0)
-    }
-
-    /// `json.dumps({"error": error, "response": response})`, cut to 1,024 characters + "...".
-    static func observation(error: String, response: String) -> String {
-        let text = JSONValue.object(JSONObject([("error", .string(error)), ("response", .string(response))])).dumps()
-        return text.unicodeScalars.count > maxObservationLength ? PythonText.prefix(text, maxObservationLength) + "..." : text
     }
 
     /// The response text of an API: its template with every type name replaced by an empty value of that

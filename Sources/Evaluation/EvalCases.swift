@@ -36,6 +36,8 @@ public struct QueryCase: Sendable {
 public struct EvalCases: Sendable {
     public var steps: [StepCase] = []
     public var queries: [QueryCase] = []
+    /// BFCL entries (`tooltune eval --bfcl`).
+    public var bfcl: [BFCLEntry] = []
     /// What was left out and why, for the report.
     public var notes: [String] = []
 

@@ -3,7 +3,7 @@ import Storage
 
 /// One number of the report, read from an evaluation for a group (nil: all cases).
 struct Metric: Sendable {
-    enum Section: Sendable { case steps, queries }
+    enum Section: String, Sendable { case steps, queries, bfcl }
     let key: String
     let title: String
     let section: Section
@@ -39,6 +39,24 @@ struct Metric: Sendable {
         }
     }
 
+    static func judged(_ key: String, _ title: String, _ pick: @escaping @Sendable (SoPRSummary) -> Double?) -> Metric {
+        Metric(key: key, title: title, section: .queries, format: .percent) { e, g in
+            e.judged?.summary(g).flatMap(pick)
+        }
+    }
+
+    static func bfcl(_ key: String, _ title: String, _ format: Format, _ pick: @escaping @Sendable (BFCLSummary) -> Double?) -> Metric {
+        Metric(key: key, title: title, section: .bfcl, format: format) { e, g in
+            e.bfcl?.summary(g).flatMap(pick)
+        }
+    }
+
+    /// The title as printed: judged metrics name their judge.
+    func title(in all: [CheckpointEvaluation]) -> String {
+        guard key.hasPrefix("sopr"), let judge = all.last(where: { $0.settings.judge != nil })?.settings.judge else { return title }
+        return "\(title), judged by \(judge.model)"
+    }
+
     /// Every metric, in report order.
     static let all: [Metric] = [
         tf("examples", "held-out steps", .count) { Double($0.examples) },
@@ -65,8 +83,15 @@ struct Metric: Sendable {
         query("hallucination_free", "hallucination-free", .percent) { $0.hallucinationFreeRate },
         query("valid_call_rate", "API calls with valid arguments", .percent) { $0.validCallRate },
         query("proxy_pass", "proxy pass (not a pass rate)", .percent) { $0.proxyPassRate },
+        judged("sopr", "SoPR") { $0.sopr },
+        judged("sopr_std", "SoPR standard deviation") { $0.standardDeviation },
         query("mean_steps", "mean steps", .number) { $0.meanSteps },
-        query("prompt_too_long", "ended: prompt did not fit", .percent) { $0.promptTooLongRate },
+        query("context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
+        bfcl("bfcl_entries", "BFCL entries", .count) { Double($0.entries) },
+        bfcl("bfcl_accuracy", "BFCL accuracy", .percent) { $0.accuracy },
+        bfcl("bfcl_mean_calls", "mean calls", .number) { $0.meanCalls },
+        bfcl("bfcl_no_call", "no call made", .percent) { $0.noCallRate },
+        bfcl("bfcl_context_exhausted", "ended: context exhausted", .percent) { $0.contextExhaustedRate },
     ]
 }
 
@@ -99,6 +124,11 @@ public enum EvalReport {
         for name in names.sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
             let path = folder.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path) else { continue }
+            struct Header: Decodable { var format: String?; var formatVersion: Int? }
+            if let header = try? decoder.decode(Header.self, from: data), header.format == CheckpointEvaluation.formatName,
+               let version = header.formatVersion, version != CheckpointEvaluation.currentFormatVersion {
+                throw EvalError("\(path): written by another version of tooltune eval (format_version \(version), this one writes \(CheckpointEvaluation.currentFormatVersion)); move it away or score its checkpoint again")
+            }
             do {
                 found.append(try decoder.decode(CheckpointEvaluation.self, from: data))
             } catch {
@@ -126,6 +156,8 @@ public enum EvalReport {
                 names.formUnion(e.steps?.groups.keys ?? [:].keys)
             case .queries:
                 names.formUnion(e.queries?.groups.keys ?? [:].keys)
+            case .bfcl:
+                names.formUnion(e.bfcl?.groups.keys ?? [:].keys)
             }
         }
         return names.sorted()
@@ -139,7 +171,7 @@ public enum EvalReport {
         for metric in Metric.all where metric.section == section {
             let values = shown.map { metric.value($0, group) }
             if values.allSatisfy({ $0 == nil }) { continue }
-            lines.append("| \(metric.title) | " + values.map(metric.text).joined(separator: " | ") + " |")
+            lines.append("| \(metric.title(in: all)) | " + values.map(metric.text).joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n")
     }
@@ -173,12 +205,30 @@ public enum EvalReport {
             }
         }
         if !queryGroups.isEmpty {
-            md += "\n## Queries\n\nClosed-loop rollouts (up to \(s.maxSteps) steps) against canned observations shaped like each "
-            md += "API's template_response. Judge-free proxies: no LLM judge and no live API, so none of these is "
-            md += "ToolBench's pass rate. Proxy pass = Finish with give_answer and a non-empty final answer, no "
-            md += "hallucinated function, and at least one relevant API called with valid arguments.\n"
+            md += "\n## Queries\n\nClosed-loop rollouts (up to \(s.maxSteps) steps) "
+            md += s.toolServer.map { "whose calls the tool server \($0) answered. " }
+                ?? "against canned observations shaped like each API's template_response. "
+            md += "The proxies are judge-free, and none of them is ToolBench's pass rate. Proxy pass = Finish with give_answer and "
+            md += "a non-empty final answer, no hallucinated function, and at least one relevant API called with valid arguments.\n"
+            if let judge = s.judge {
+                md += "\nSoPR is StableToolBench's solvable pass rate, judged by \(judge.model) (\(judge.baseURL)), "
+                md += "\(judge.evaluateTimes) judgements per query: the mean over judgement runs of (Solved + 0.5 x Unsure) / queries, "
+                md += "with the standard deviation over runs. The rollouts in StableToolBench's converted format are in "
+                md += "`stabletoolbench/<checkpoint>/<group>.json`.\n"
+            }
             for group in [nil] + queryGroups.map(Optional.some) {
                 md += "\n### \(group ?? "all groups")\n\n" + table(all, section: .queries, group: group) + "\n"
+            }
+        }
+        let bfclGroups = groups(all, .bfcl)
+        if !bfclGroups.isEmpty {
+            md += "\n## BFCL\n\nThe Berkeley Function Calling Leaderboard's single-turn categories (\(s.bfcl.map { "`\($0)`" } ?? "")), "
+            md += "rolled out in ToolBench's format (up to \(s.maxSteps) steps for parallel categories) and checked without a judge: "
+            md += "AST categories by bfcl's rules (function name, parameters, types, allowed values; parallel calls in any order), "
+            md += "irrelevance by making no call. \"all categories\" pools the entries.\n\n"
+            md += bfclTable(all, categories: bfclGroups) + "\n"
+            for group in [nil] + bfclGroups.map(Optional.some) {
+                md += "\n### \(group ?? "all categories")\n\n" + table(all, section: .bfcl, group: group) + "\n"
             }
         }
         let metricCharts = charts.filter { $0 != "training-loss.svg" }
@@ -187,6 +237,20 @@ public enum EvalReport {
             for file in metricCharts { md += "![\(file)](charts/\(file))\n" }
         }
         return md
+    }
+
+    /// BFCL accuracy: a row per category (and all pooled), a column per checkpoint.
+    static func bfclTable(_ all: [CheckpointEvaluation], categories: [String]) -> String {
+        let shown = columns(all)
+        var lines = ["| category | entries | " + shown.map(label).joined(separator: " | ") + " |",
+                     "| --- | ---: |" + String(repeating: " ---: |", count: shown.count)]
+        for group in categories.map(Optional.some) + [nil] {
+            let entries = shown.last?.bfcl?.summary(group)?.entries ?? 0
+            let values = shown.map { $0.bfcl?.summary(group)?.accuracy }
+            lines.append("| \(group ?? "all categories") | \(entries) | " + values.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+                .joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// (file name, SVG) of the training-loss curve and of every metric across checkpoints (a line per group).
@@ -209,7 +273,7 @@ public enum EvalReport {
             guard !series.isEmpty else { continue }
             let chart = SVGChart(title: metric.title, xLabel: "checkpoint step", yLabel: metric.format == .percent ? "%" : metric.title,
                                  series: series, percent: metric.format == .percent)
-            out.append(((metric.section == .steps ? "steps-" : "queries-") + metric.key + ".svg", chart.render()))
+            out.append((metric.section.rawValue + "-" + metric.key + ".svg", chart.render()))
         }
         return out
     }
@@ -221,7 +285,7 @@ public enum EvalReport {
         for metric in Metric.all {
             let values = evaluations.map { metric.value($0, nil) }
             if values.allSatisfy({ $0 == nil }) { continue }
-            var row = [metric.title] + values.map(metric.text)
+            var row = [metric.title(in: evaluations)] + values.map(metric.text)
             if evaluations.count > 1 {
                 if let first = values.first!, let last = values.last! {
                     let delta = last - first
@@ -229,6 +293,15 @@ public enum EvalReport {
                 } else {
                     row.append("")
                 }
+            }
+            rows.append(row)
+        }
+        // BFCL accuracy per category, after the pooled one.
+        for category in groups(evaluations, .bfcl) {
+            let values = evaluations.map { $0.bfcl?.summary(category)?.accuracy }
+            var row = ["BFCL accuracy, \(category)"] + values.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+            if evaluations.count > 1 {
+                row.append(values.first!.flatMap { first in values.last!.map { String(format: "%+.1f pts", ($0 - first) * 100) } } ?? "")
             }
             rows.append(row)
         }

@@ -24,24 +24,34 @@ public struct EvalSession {
     public let comm: Communicator
     let output: (String) -> Void
 
-    /// Loads the job's cases on every rank; `output` prints rank 0's lines.
-    public init(job: JobSpec, limit: Int?, comm: Communicator, output: @escaping (String) -> Void = { print($0) }) throws {
+    /// Loads the job's cases (or, with `bfcl`, that BFCL data) on every rank; `output` prints rank 0's lines.
+    public init(job: JobSpec, limit: Int?, comm: Communicator, bfcl: BFCLSelection? = nil,
+                output: @escaping (String) -> Void = { print($0) }) throws {
         self.job = job
         self.comm = comm
         self.output = output
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
-        evaluator = try Evaluator(job: job, tokenizer: tokenizer, limit: limit)
+        evaluator = try Evaluator(job: job, tokenizer: tokenizer, limit: limit, bfcl: bfcl)
     }
 
-    public var evalFolder: URL { URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval") }
+    /// `<checkpoint.dir>/eval`, or `<checkpoint.dir>/eval/bfcl` for BFCL: a report of its own.
+    public var evalFolder: URL {
+        let folder = URL(fileURLWithPath: job.checkpoint.dir).appendingPathComponent("eval")
+        return evaluator.bfcl == nil ? folder : folder.appendingPathComponent("bfcl")
+    }
+    /// The rollouts in StableToolBench's converted format: `<name>/<query group>.json` per checkpoint, laid
+    /// out as `eval_pass_rate.py` reads them (`--converted_answer_path` this folder, `--reference_model`
+    /// the checkpoint's name, `--test_set` the groups).
+    public var convertedFolder: URL { evalFolder.appendingPathComponent("stabletoolbench") }
 
     /// Scores the selected checkpoints; returns rank 0's evaluations (empty elsewhere).
     @discardableResult
     public func run(_ selection: Selection) throws -> [CheckpointEvaluation] {
         if comm.rank == 0 {
             let c = evaluator.cases
-            output("eval \(job.name): \(c.steps.count) held-out steps, \(c.queries.count) queries on \(comm.size) rank(s)"
-                   + (evaluator.limit.map { " (limit \($0))" } ?? ""))
+            let what = evaluator.bfcl.map { "BFCL \(c.bfcl.count) entries (\($0.categories.joined(separator: ", ")))" }
+                ?? "\(c.steps.count) held-out steps, \(c.queries.count) queries"
+            output("eval \(job.name): \(what) on \(comm.size) rank(s)" + (evaluator.limit.map { " (limit \($0))" } ?? ""))
             for note in c.notes { output("note: \(note)") }
         }
         var done: [CheckpointEvaluation] = []
@@ -100,6 +110,10 @@ public struct EvalSession {
         let result = try evaluator.evaluate(checkpoint: path, comm: comm) { bar?.update(done: $0.done, total: $0.total, detail: $0.detail) }
         bar?.finish()
         guard let result else { return [] }
+        if !result.queryCases.isEmpty {
+            try StableToolBenchAnswers.write(result, answers: evaluator.convertedAnswers(result),
+                                             folder: convertedFolder.appendingPathComponent(info.evaluationName))
+        }
         try EvalReport.write(result, name: info.evaluationName, folder: evalFolder, trainingLoss: info.trainingLoss)
         let rate = result.timing.generatedTokensPerSecond.map { String(format: "%.1f", $0) } ?? "n/a"
         output("\(info.evaluationName): \(String(format: "%.1f", result.timing.seconds)) s, \(result.timing.generatedTokens) tokens generated (\(rate) tokens/s)")

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Interop
 import Job
+import JSON
 import OPT
 import Tokenizer
 import ToolBench
@@ -51,6 +52,18 @@ public struct EvalSettings: Codable, Equatable, Sendable {
     public var maxSeqLen: Int
     public var fit: String
     public var limit: Int?
+    /// Where the rollouts' calls went: the tool server's address, or nil for canned observations.
+    public var toolServer: String?
+    /// The judge of the SoPR, when there was one.
+    public var judge: JudgeInfo?
+    /// The BFCL data folder, for `--bfcl`.
+    public var bfcl: String?
+}
+
+public struct JudgeInfo: Codable, Equatable, Sendable {
+    public var model: String
+    public var baseURL: String
+    public var evaluateTimes: Int
 }
 
 public struct EvalTiming: Codable, Equatable, Sendable {
@@ -71,8 +84,10 @@ public struct EvalTiming: Codable, Equatable, Sendable {
 /// generated text. Written as `<checkpoint.dir>/eval/step-NNNNNN.json`.
 public struct CheckpointEvaluation: Codable, Equatable, Sendable {
     public static let formatName = "tooltune.eval"
+    /// 2: rollouts keep their newest step (`context_exhausted` ends), SoPR and BFCL sections.
+    public static let currentFormatVersion = 2
     public var format = CheckpointEvaluation.formatName
-    public var formatVersion = 1
+    public var formatVersion = CheckpointEvaluation.currentFormatVersion
     public var checkpoint: String
     public var step: Int?
     public var job: String
@@ -83,8 +98,24 @@ public struct CheckpointEvaluation: Codable, Equatable, Sendable {
     public var teacherForced: Grouped<TeacherForcedSummary>?
     public var steps: Grouped<StepSummary>?
     public var queries: Grouped<QuerySummary>?
+    /// StableToolBench's solvable pass rate, from the judge (`eval.judge`).
+    public var judged: Grouped<SoPRSummary>?
+    /// BFCL accuracy per category (`--bfcl`).
+    public var bfcl: Grouped<BFCLSummary>?
     public var stepCases: [StepCaseResult]
     public var queryCases: [RolloutResult]
+    public var bfclCases: [BFCLCaseResult]?
+}
+
+/// Which BFCL data `tooltune eval --bfcl` scores.
+public struct BFCLSelection: Sendable {
+    public var folder: String
+    public var categories: [String]
+
+    public init(folder: String, categories: [String] = BFCLData.categories) {
+        self.folder = folder
+        self.categories = categories
+    }
 }
 
 /// Progress of one rank's share of an evaluation.
@@ -103,17 +134,39 @@ public final class Evaluator {
     public let cases: EvalCases
     public let limit: Int?
     public let settings: GenerationSettings
+    /// Answers the rollouts' calls; nil: canned observations.
+    public let toolServer: ToolServer?
+    public let judge: (any AnswerJudge)?
+    let judgeInfo: JudgeInfo?
 
-    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?) throws {
+    /// The BFCL data scored instead of the job's held-out steps and queries, when given.
+    public let bfcl: BFCLSelection?
+
+    /// The tool server and the judge come from `eval.toolserver` and `eval.judge` (their key variables are
+    /// checked before anything runs). With `bfcl`, the cases are that BFCL data instead of the job's
+    /// held-out steps and queries, and neither is used.
+    public init(job: JobSpec, tokenizer: Tokenizer, limit: Int?, bfcl: BFCLSelection? = nil) throws {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
+        let rollouts = bfcl == nil
+        toolServer = rollouts ? try job.eval.toolServer.map { try ToolServer($0) } : nil
+        let spec = rollouts ? job.eval.judge : nil
+        judge = try spec.map { try OpenAIJudge($0) }
+        judgeInfo = spec.map { JudgeInfo(model: $0.model, baseURL: $0.baseURL, evaluateTimes: $0.evaluateTimes) }
         settings = GenerationSettings(maxNewTokens: job.eval.maxNewTokens, temperature: job.eval.temperature,
                                       topP: job.eval.topP, stop: job.eval.stop)
         guard job.eval.maxNewTokens < job.data.maxSeqLen else {
             throw EvalError("\(job.file): eval.max_new_tokens \(job.eval.maxNewTokens) leaves no room for a prompt in data.max_seq_len \(job.data.maxSeqLen)")
         }
-        cases = try EvalCases.load(job: job, tokenizer: tokenizer, limit: limit)
+        self.bfcl = bfcl
+        if let bfcl {
+            var cases = EvalCases()
+            cases.bfcl = try BFCLData.load(folder: bfcl.folder, categories: bfcl.categories, limit: limit)
+            self.cases = cases
+        } else {
+            cases = try EvalCases.load(job: job, tokenizer: tokenizer, limit: limit)
+        }
     }
 
     /// Evaluates `checkpoint` on every rank of `comm`; rank 0 returns the result, the others nil.
@@ -134,13 +187,43 @@ public final class Evaluator {
         let gathered = try comm.gather(Array(try JSONEncoder().encode(shard)))
         guard comm.rank == 0 else { return nil }
         let shards = try gathered.map { try JSONDecoder().decode(Shard.self, from: Data($0)) }
-        return summarize(shards, info: info, seconds: Date().timeIntervalSince(started), ranks: comm.size)
+        var evaluation = summarize(shards, info: info, seconds: Date().timeIntervalSince(started), ranks: comm.size)
+        if let judge, let judgeInfo, !evaluation.queryCases.isEmpty {
+            try judgeRollouts(&evaluation, judge: judge, info: judgeInfo, progress: progress)
+        }
+        evaluation.timing.seconds = Date().timeIntervalSince(started)
+        return evaluation
+    }
+
+    /// The converted answer (StableToolBench's format) of each rollout, in case order.
+    public func convertedAnswers(_ evaluation: CheckpointEvaluation) -> [JSONValue] {
+        zip(evaluation.queryCases, cases.queries).map { StableToolBenchAnswers.answer($0, prompt: $1.prompt) }
+    }
+
+    /// Judges every rollout `evaluateTimes` times (rank 0, one request at a time) and adds the SoPR.
+    func judgeRollouts(_ evaluation: inout CheckpointEvaluation, judge: any AnswerJudge, info: JudgeInfo,
+                       progress: ((EvalProgress) -> Void)?) throws {
+        let converted = convertedAnswers(evaluation)
+        let total = converted.count * info.evaluateTimes
+        for (q, answer) in converted.enumerated() {
+            var runs: [Judgement] = []
+            for r in 0..<info.evaluateTimes {
+                runs.append(try SoPR.judge(answer, judge: judge))
+                let done = q * info.evaluateTimes + r + 1
+                progress?(EvalProgress(done: done, total: total, detail: "judging \(done)/\(total)"))
+            }
+            evaluation.queryCases[q].judgements = runs
+        }
+        evaluation.judged = Grouped(evaluation.queryCases, group: \.group) { results in
+            SoPRSummary(results.map { $0.judgements! }, judgeModel: info.model, evaluateTimes: info.evaluateTimes)
+        }
     }
 
     /// One rank's results.
     struct Shard: Codable {
         var steps: [StepCaseResult] = []
         var queries: [Int: RolloutResult] = [:]
+        var bfcl: [Int: BFCLCaseResult] = [:]
         var generatedTokens = 0
         var prefilledTokens = 0
         var generationSeconds = 0.0
@@ -169,7 +252,8 @@ public final class Evaluator {
                                    encoder: tokenizer)
         let myQueries = cases.queries.filter { $0.index % size == rank }
         let mySteps = cases.steps.filter { $0.index % size == rank }
-        let total = myQueries.count + mySteps.count
+        let myBFCL = cases.bfcl.indices.filter { $0 % size == rank }
+        let total = myQueries.count + mySteps.count + myBFCL.count
         var shard = Shard()
         for (i, step) in mySteps.enumerated() {
             generator.startCase()
@@ -189,8 +273,15 @@ public final class Evaluator {
         for (i, query) in myQueries.enumerated() {
             let rollout = Rollout(prompt: query.prompt, group: query.group, maxSteps: job.eval.maxSteps)
             shard.queries[query.index] = try rollout.run(generator: timed, fitter: fitter, reserve: settings.maxNewTokens,
-                                                         seed: caseSeed("query \(query.group) \(query.prompt.query.queryID)"))
+                                                         seed: caseSeed("query \(query.group) \(query.prompt.query.queryID)"),
+                                                         environment: toolServer.map { ToolServerEnvironment(prompt: query.prompt, server: $0) })
             progress?(EvalProgress(done: mySteps.count + i + 1, total: total, detail: "queries \(i + 1)/\(myQueries.count)"))
+        }
+        for (i, index) in myBFCL.enumerated() {
+            let entry = cases.bfcl[index]
+            shard.bfcl[index] = try BFCLRollout(prompt: BFCLPrompt(entry), maxSteps: job.eval.maxSteps)
+                .run(generator: timed, fitter: fitter, reserve: settings.maxNewTokens, seed: caseSeed("bfcl \(entry.id)"))
+            progress?(EvalProgress(done: mySteps.count + myQueries.count + i + 1, total: total, detail: "bfcl \(i + 1)/\(myBFCL.count)"))
         }
         shard.generatedTokens = timed.generated
         shard.prefilledTokens = timed.prefilled
@@ -229,6 +320,7 @@ public final class Evaluator {
     func summarize(_ shards: [Shard], info: CheckpointInfo, seconds: Double, ranks: Int) -> CheckpointEvaluation {
         let steps = shards.flatMap(\.steps).sorted { $0.index < $1.index }
         let queries = shards.flatMap(\.queries).sorted { $0.key < $1.key }.map(\.value)
+        let bfclCases = shards.flatMap(\.bfcl).sorted { $0.key < $1.key }.map(\.value)
         let generated = shards.reduce(0) { $0 + $1.generatedTokens }
         let generationSeconds = shards.reduce(0.0) { $0 + $1.generationSeconds }
         let generating = steps.contains { $0.generation != nil }
@@ -240,13 +332,15 @@ public final class Evaluator {
         return CheckpointEvaluation(
             checkpoint: info.path, step: info.step, job: job.name, createdUTC: formatter.string(from: Date()),
             settings: EvalSettings(generation: settings, seed: job.seed, maxSteps: job.eval.maxSteps, maxSeqLen: job.data.maxSeqLen,
-                                   fit: job.data.fit.rawValue, limit: limit),
+                                   fit: job.data.fit.rawValue, limit: limit, toolServer: toolServer?.endpoint.absoluteString,
+                                   judge: judgeInfo, bfcl: bfcl?.folder),
             timing: timing, notes: cases.notes,
             teacherForced: steps.isEmpty ? nil : Grouped(steps, group: \.group) { TeacherForcedSummary($0.map(\.teacherForced)) },
             steps: generating ? Grouped(steps.filter { $0.generation != nil }, group: \.group) { items in
                 StepSummary(items.map { $0.generation!.score }, generatedTokens: items.map { $0.generation!.generatedTokens })
             } : nil,
-            queries: queries.isEmpty ? nil : Grouped(queries, group: \.group) { QuerySummary($0) },
-            stepCases: steps, queryCases: queries)
+            queries: queries.isEmpty ? nil : Grouped(queries, group: \.group) { QuerySummary($0) }, judged: nil,
+            bfcl: bfclCases.isEmpty ? nil : Grouped(bfclCases, group: \.category) { BFCLSummary($0) },
+            stepCases: steps, queryCases: queries, bfclCases: bfclCases.isEmpty ? nil : bfclCases)
     }
 }

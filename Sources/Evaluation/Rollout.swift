@@ -27,13 +27,30 @@ public struct RolloutStep: Codable, Equatable, Sendable {
     public var generatedTokens: Int
     public var parsed: ReactOutput
     public var observation: String
-    /// ToolBench's status code (see `CannedEnvironment.Reply.code`).
+    /// ToolBench's status code (see `ToolReply.code`).
     public var code: Int
     /// The action is neither a function of the prompt nor Finish (ToolEval's hallucination rule).
     public var hallucinated: Bool
     /// Calls of a prompt function by its exact name: the Action Input is a JSON object (json.loads,
     /// strict=False) with every required parameter of that function.
     public var validArguments: Bool?
+}
+
+/// The next turn of a rollout (query or BFCL): the prompt fitted by the rollout prompt policy, the
+/// model's turn and its parse; or, when the prompt cannot fit, why the context is exhausted.
+enum NextTurn {
+    case generated(FittedPrompt, GeneratedTurn, ReactOutput)
+    case contextExhausted(reason: String)
+
+    init(_ conversation: Conversation, generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64) throws {
+        switch fitter.fitRolloutPrompt(conversation, reserve: reserve) {
+        case .tooLong(_, let reason):
+            self = .contextExhausted(reason: reason)
+        case .fitted(let prompt):
+            let turn = try generator.generate(prompt, seed: seed)
+            self = .generated(prompt, turn, ReactOutput.parse(turn.text))
+        }
+    }
 }
 
 /// The per-query flags of a rollout; the group metrics are their rates.
@@ -79,8 +96,9 @@ public enum RolloutEnd: String, Codable, Sendable {
     case giveAnswer = "give_answer"
     case giveUp = "give_up"
     case maxSteps = "max_steps"
-    /// The next prompt did not fit even after the fit policy.
-    case promptTooLong = "prompt_too_long"
+    /// The next prompt did not fit even after the rollout prompt policy (`ExampleFitter.fitRolloutPrompt`):
+    /// the system prompt, the query and the newest step together are too long.
+    case contextExhausted = "context_exhausted"
 }
 
 public struct RolloutResult: Codable, Equatable, Sendable {
@@ -93,14 +111,17 @@ public struct RolloutResult: Codable, Equatable, Sendable {
     /// Why the next prompt did not fit, when that ended the rollout.
     public var promptNote: String?
     public var score: QueryScore
+    /// The judge's verdict in each SoPR run (`eval.judge`).
+    public var judgements: [Judgement]?
 }
 
 /// A closed-loop ToolBench episode on one query (ToolBench's CoT / single-chain method): the system
-/// prompt and query, then up to `maxSteps` assistant turns, each answered by the canned environment and
-/// appended to the history as an assistant turn (the generated text, as training renders assistant
-/// turns) and a function turn (the observation). Each prompt is fitted into `max_seq_len -
-/// max_new_tokens` by the training fit policy. It ends at an accepted Finish (an answer or a give-up),
-/// after `maxSteps` steps, or when a prompt no longer fits.
+/// prompt and query, then up to `maxSteps` assistant turns, each answered by the environment (canned
+/// observations or a tool server) and appended to the history as an assistant turn (the generated text,
+/// as training renders assistant turns) and a function turn (the observation). Each prompt is fitted
+/// into `max_seq_len - max_new_tokens` by the rollout prompt policy (`fitRolloutPrompt`: the newest step
+/// stays). It ends at an accepted Finish (an answer or a give-up), after `maxSteps` steps, or when the
+/// context is exhausted.
 public struct Rollout {
     public let prompt: QueryPrompt
     public let group: String
@@ -112,23 +133,23 @@ public struct Rollout {
         self.maxSteps = maxSteps
     }
 
-    public func run(generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64) throws -> RolloutResult {
-        let environment = CannedEnvironment(prompt: prompt)
+    /// `environment` nil: canned observations.
+    public func run(generator: TurnGenerator, fitter: ExampleFitter, reserve: Int, seed: UInt64,
+                    environment: (any ToolEnvironment)? = nil) throws -> RolloutResult {
+        let environment = environment ?? CannedEnvironment(prompt: prompt)
         var conversation = prompt.conversation
         var steps: [RolloutStep] = []
         var end = RolloutEnd.maxSteps
         var finalAnswer: String?, promptNote: String?
         generator.startCase()
         for index in 0..<maxSteps {
-            let fit = fitter.fitPrompt(conversation, reserve: reserve)
-            guard case .fitted(let fitted) = fit else {
-                if case .tooLong(_, let reason) = fit { promptNote = reason }
-                end = .promptTooLong
+            let next = try NextTurn(conversation, generator: generator, fitter: fitter, reserve: reserve, seed: seed &+ UInt64(index))
+            guard case .generated(let fitted, let turn, let parsed) = next else {
+                if case .contextExhausted(let reason) = next { promptNote = reason }
+                end = .contextExhausted
                 break
             }
-            let turn = try generator.generate(fitted, seed: seed &+ UInt64(index))
-            let parsed = ReactOutput.parse(turn.text)
-            let reply = environment.call(action: parsed.action, actionInput: parsed.actionInput)
+            let reply = try environment.call(action: parsed.action, actionInput: parsed.actionInput)
             steps.append(RolloutStep(prompt: PromptInfo(fitted), output: turn.text, stopReason: turn.stopReason,
                                      generatedTokens: turn.tokens, parsed: parsed, observation: reply.observation,
                                      code: reply.code, hallucinated: hallucinated(parsed.action),
@@ -191,8 +212,9 @@ public struct QuerySummary: Codable, Equatable, Sendable {
     public var validCallRate: Double?
     public var proxyPassRate: Double?
     public var meanSteps: Double?
-    /// Rollouts that ended because a prompt did not fit `max_seq_len - max_new_tokens` even after the fit policy.
-    public var promptTooLongRate: Double?
+    /// Rollouts that ended because the next prompt did not fit `max_seq_len - max_new_tokens` even after the
+    /// rollout prompt policy.
+    public var contextExhaustedRate: Double?
 
     public init(_ results: [RolloutResult]) {
         let scores = results.map(\.score)
@@ -209,6 +231,6 @@ public struct QuerySummary: Codable, Equatable, Sendable {
         validCallRate = calls > 0 ? Double(scores.reduce(0) { $0 + $1.validCalls }) / Double(calls) : nil
         proxyPassRate = rate(scores.map(\.proxyPass))
         meanSteps = mean(results.map { Double($0.steps.count) })
-        promptTooLongRate = rate(results.map { $0.end == .promptTooLong })
+        contextExhaustedRate = rate(results.map { $0.end == .contextExhausted })
     }
 }

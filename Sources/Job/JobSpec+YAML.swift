@@ -67,6 +67,15 @@ extension JobSpec {
                 ("toolenv", eval.toolenv.flatMap { value($0) }), ("max_steps", value(eval.maxSteps)),
                 ("temperature", value(eval.temperature)), ("top_p", value(eval.topP)),
                 ("stop", eval.stop.isEmpty ? nil : .sequence(Node.Sequence(eval.stop.map { Node($0) }))),
+                ("toolserver", eval.toolServer.map { server in map([
+                    ("url", value(server.url)), ("key_env", server.keyEnv.flatMap { value($0) }),
+                    ("timeout_s", value(server.timeoutSeconds)), ("retries", value(server.retries)),
+                ]) }),
+                ("judge", eval.judge.map { judge in map([
+                    ("base_url", value(judge.baseURL)), ("model", value(judge.model)), ("key_env", judge.keyEnv.flatMap { value($0) }),
+                    ("evaluate_times", value(judge.evaluateTimes)), ("timeout_s", value(judge.timeoutSeconds)),
+                    ("retries", value(judge.retries)),
+                ]) }),
             ])),
         ])
         return try Yams.serialize(node: root, sortKeys: false)

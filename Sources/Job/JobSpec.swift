@@ -140,6 +140,54 @@ public struct JobSpec: Sendable {
         public var topP: Double
         /// Strings that end a generated turn besides EOS.
         public var stop: [String]
+        /// A StableToolBench tool server answering the rollouts' calls; none: canned observations.
+        public var toolServer: ToolServerSpec?
+        /// An OpenAI-compatible judge for StableToolBench's solvable pass rate (SoPR); none: no judged metric.
+        public var judge: JudgeSpec?
+    }
+
+    /// `eval.toolserver`.
+    public struct ToolServerSpec: Sendable, Equatable {
+        /// The server's address; requests go to `<url>/virtual` (a URL already ending in `/virtual` is used
+        /// as it is, as StableToolBench's SERVICE_URL is written).
+        public var url: String
+        /// The environment variable holding the `toolbench_key`; none: an empty key.
+        public var keyEnv: String?
+        /// Seconds to wait for one answer.
+        public var timeoutSeconds: Double
+        /// Extra attempts after a timeout, a refused connection or an HTTP 429/5xx.
+        public var retries: Int
+
+        public init(url: String, keyEnv: String? = nil, timeoutSeconds: Double = 60, retries: Int = 2) {
+            self.url = url
+            self.keyEnv = keyEnv
+            self.timeoutSeconds = timeoutSeconds
+            self.retries = retries
+        }
+    }
+
+    /// `eval.judge`.
+    public struct JudgeSpec: Sendable, Equatable {
+        /// The API's base URL, e.g. `http://localhost:8000/v1`; requests go to `<base_url>/chat/completions`.
+        public var baseURL: String
+        public var model: String
+        /// The environment variable holding the API key (sent as `Authorization: Bearer <key>`); none: no key.
+        public var keyEnv: String?
+        /// Judgements per query (StableToolBench's `--evaluate_times`; its scripts use 3).
+        public var evaluateTimes: Int
+        public var timeoutSeconds: Double
+        /// Extra attempts after a timeout, a refused connection, an HTTP 429/5xx or a reply without a verdict.
+        public var retries: Int
+
+        public init(baseURL: String, model: String, keyEnv: String? = nil, evaluateTimes: Int = 3, timeoutSeconds: Double = 120,
+                    retries: Int = 2) {
+            self.baseURL = baseURL
+            self.model = model
+            self.keyEnv = keyEnv
+            self.evaluateTimes = evaluateTimes
+            self.timeoutSeconds = timeoutSeconds
+            self.retries = retries
+        }
     }
 }
 
@@ -154,7 +202,10 @@ extension JobSpec {
     static let scheduleKeys = ["name", "warmup_ratio", "warmup_steps"]
     static let checkpointKeys = ["dir", "every_steps", "keep_last", "resume"]
     static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb"]
-    static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop"]
+    static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop",
+                           "toolserver", "judge"]
+    static let toolServerKeys = ["url", "key_env", "timeout_s", "retries"]
+    static let judgeKeys = ["base_url", "model", "key_env", "evaluate_times", "timeout_s", "retries"]
     static let configKeys = ["preset"] + OPTConfig.CodingKeys.allCases.map(\.rawValue)
 
     /// Where the architecture of a model the job names by path comes from: `JobPreflight` reads the files;
@@ -409,7 +460,7 @@ extension JobSpec {
         // A prompt needs room: the budget is at most max_seq_len - 16 (and 256 by default).
         let budget = maxSeqLen.map { max(1, $0 - 16) } ?? 1_000_000
         var eval = EvalSpec(maxNewTokens: min(256, budget), everyCheckpoint: true, queries: [], toolenv: nil, maxSteps: 12,
-                            temperature: 0, topP: 1, stop: [])
+                            temperature: 0, topP: 1, stop: [], toolServer: nil, judge: nil)
         guard let e = f.table(top, "eval", allowed: evalKeys) else { return top.has("eval") ? nil : eval }
         let before = f.issues.count
         eval.maxNewTokens = f.int(e, "max_new_tokens", range: 1...budget,
@@ -426,7 +477,35 @@ extension JobSpec {
         let stop = f.strings(e, "stop", allowed: "a non-empty string or a list of them")
         for item in stop where item.value.isEmpty { f.report(item.keyPath, item.mark, "expected a non-empty string, found an empty one") }
         eval.stop = stop.map(\.value)
+        if let t = f.table(e, "toolserver", allowed: toolServerKeys) {
+            let url = f.string(t, "url", required: true, allowed: "an http:// or https:// address", check: isWebAddress)
+            var server = ToolServerSpec(url: url ?? "")
+            server.keyEnv = f.string(t, "key_env", allowed: "an environment variable name", check: isVariableName)
+            server.timeoutSeconds = f.double(t, "timeout_s", range: 0...86_400, openLower: true) ?? server.timeoutSeconds
+            server.retries = f.int(t, "retries", range: 0...100) ?? server.retries
+            eval.toolServer = server
+        }
+        if let t = f.table(e, "judge", allowed: judgeKeys) {
+            let base = f.string(t, "base_url", required: true, allowed: "an http:// or https:// address", check: isWebAddress)
+            let model = f.string(t, "model", required: true, allowed: "the judge model's name", check: { !$0.isEmpty })
+            var judge = JudgeSpec(baseURL: base ?? "", model: model ?? "")
+            judge.keyEnv = f.string(t, "key_env", allowed: "an environment variable name", check: isVariableName)
+            judge.evaluateTimes = f.int(t, "evaluate_times", range: 1...100) ?? judge.evaluateTimes
+            judge.timeoutSeconds = f.double(t, "timeout_s", range: 0...86_400, openLower: true) ?? judge.timeoutSeconds
+            judge.retries = f.int(t, "retries", range: 0...100) ?? judge.retries
+            eval.judge = judge
+        }
         return f.issues.count == before ? eval : nil
+    }
+
+    static func isWebAddress(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
+        return ["http", "https"].contains(scheme) && !(url.host ?? "").isEmpty
+    }
+
+    static func isVariableName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
     }
 
     static func readCheckpoint(_ top: YAMLTable, _ f: YAMLFields, jobName: String) -> CheckpointSpec? {

@@ -53,17 +53,7 @@ public enum ChatMessagesJSONL {
 
     public static func convert(_ bytes: [UInt8], file: String) throws(DataError) -> [Conversation] {
         var out: [Conversation] = []
-        var lineNumber = 0
-        var start = 0
-        var sawRecord = false
-        while start <= bytes.count {
-            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
-            lineNumber += 1
-            let line = Array(bytes[start..<end])
-            start = end + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            sawRecord = true
-            let record = JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber)
+        for record in try JSONLines.records(bytes, file: file) {
             var turns: [Turn] = []
             for message in try record.field("messages").items() {
                 let roleField = try message.field("role")
@@ -73,11 +63,34 @@ public enum ChatMessagesJSONL {
                 }
                 turns.append(Turn(role, try message.field("content").string()))
             }
-            out.append(Conversation(source: ExampleSource(file: file, locator: "line \(lineNumber)"),
+            out.append(Conversation(source: ExampleSource(file: file, locator: "line \(record.line!)"),
                                     queryID: try ToolLLaMAConversations.queryID(record), turns: turns,
                                     functionList: turns.first.flatMap { $0.role == .system ? FunctionListPrompt.parse(systemPrompt: $0.value) : nil }))
         }
-        if !sawRecord { throw DataError(file: file, message: "empty; expected one JSON object per line") }
+        if out.isEmpty { throw DataError(file: file, message: "empty; expected one JSON object per line") }
+        return out
+    }
+}
+
+/// JSON Lines: one JSON value per line, blank lines skipped.
+public enum JSONLines {
+    /// Every record of a file, as a field that names its file and line in errors.
+    public static func records(file: String) throws(DataError) -> [JSONField] {
+        try records(JSONParser.readFile(file), file: file)
+    }
+
+    public static func records(_ bytes: [UInt8], file: String) throws(DataError) -> [JSONField] {
+        var out: [JSONField] = []
+        var lineNumber = 0
+        var start = 0
+        while start <= bytes.count {
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            lineNumber += 1
+            let line = Array(bytes[start..<end])
+            start = end + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            out.append(JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber))
+        }
         return out
     }
 }

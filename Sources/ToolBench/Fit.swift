@@ -179,7 +179,7 @@ public final class ExampleFitter {
     /// An observation cut to `limit` characters + "...", or nil when it is not longer than that.
     static func cutObservation(_ value: String, _ limit: Int) -> String? {
         guard value.unicodeScalars.count > limit else { return nil }
-        return String(String.UnicodeScalarView(value.unicodeScalars.prefix(limit))) + "..."
+        return PythonText.prefix(value, limit) + "..."
     }
 
     /// Fits the context of a generation prompt (`context`'s turns, which end before the assistant turn

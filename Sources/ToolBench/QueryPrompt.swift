@@ -152,6 +152,9 @@ public struct QueryPrompt: Sendable {
     public let query: ToolBenchQuery
     /// The function name of each api_list entry, in order.
     public let functionNames: [String]
+    /// The standard tool name of each api_list entry (the toolenv file name, else the standardized
+    /// tool_name): what ToolBench sends a tool server as `tool_name`.
+    public let toolNames: [String]
     /// Every function the prompt lists (Finish last).
     public let functions: [JSONValue]
     public let functionList: FunctionListPrompt
@@ -171,6 +174,7 @@ public struct QueryPrompt: Sendable {
         }
         functions.append(RapidAPI.finishFunction)
         functionNames = names
+        toolNames = described.map(\.name)
         self.functions = functions
         let system = RapidAPI.systemPrefix + RapidAPI.taskDescription(tools: described)
         functionList = ToolBenchAnswers.processSystemMessage(system, functions: functions)

@@ -7,12 +7,14 @@ import Preflight
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Score checkpoints on held-out ToolBench steps and query rollouts, without an LLM judge.",
+        abstract: "Score checkpoints on held-out ToolBench steps and query rollouts, or on BFCL.",
         discussion: """
             Teacher-forced loss on data.eval (prepared by `tooltune prepare`), one generated step per held-out \
-            example scored against the gold step, and closed-loop rollouts on eval.queries with canned observations. \
-            Writes <checkpoint.dir>/eval/step-NNNNNN.json per checkpoint, report.md and charts/*.svg. Under mpirun \
-            the cases are sharded over the ranks and rank 0 writes the files.
+            example scored against the gold step, and closed-loop rollouts on eval.queries (canned observations, or \
+            eval.toolserver's; SoPR when eval.judge names a judge). Writes <checkpoint.dir>/eval/step-NNNNNN.json per \
+            checkpoint, report.md and charts/*.svg. With --bfcl, the Berkeley Function Calling Leaderboard's \
+            single-turn categories instead, checked by bfcl's AST rules without a judge, in <checkpoint.dir>/eval/bfcl/. \
+            Under mpirun the cases are sharded over the ranks and rank 0 writes the files.
             """)
 
     @Argument(help: "The job YAML file.")
@@ -36,8 +38,17 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("With --watch: stop once a checkpoint of this step or later is scored.", valueName: "N"))
     var untilStep: Int?
 
-    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file.", valueName: "N"))
+    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file (--bfcl: the first N entries of each category).",
+                               valueName: "N"))
     var limit: Int?
+
+    @Option(help: ArgumentHelp("Score on BFCL: bfcl-eval's data folder (pip install bfcl-eval; <site-packages>/bfcl_eval/data).",
+                               valueName: "DIR"))
+    var bfcl: String?
+
+    @Option(help: ArgumentHelp("With --bfcl: the categories, comma-separated (default: \(BFCLData.categories.joined(separator: ","))).",
+                               valueName: "LIST"))
+    var categories: String?
 
     @Option(help: "BLAS and parallel-for threads per rank (default: the job's distributed.threads_per_rank).")
     var threads: Int?
@@ -49,6 +60,14 @@ struct Eval: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit needs a count of at least 1") }
         if poll <= 0 { throw ValidationError("--poll needs a positive number of seconds") }
         if untilStep != nil && !watch { throw ValidationError("--until-step goes with --watch") }
+        if categories != nil && bfcl == nil { throw ValidationError("--categories goes with --bfcl") }
+        for category in chosenCategories where !BFCLData.categories.contains(category) {
+            throw ValidationError("--categories: \(category) is not one of \(BFCLData.categories.joined(separator: ", "))")
+        }
+    }
+
+    var chosenCategories: [String] {
+        categories.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? BFCLData.categories
     }
 
     func run() throws {
@@ -57,7 +76,10 @@ struct Eval: ParsableCommand {
             useThreads(threads ?? spec.distributed.threadsPerRank)
             let comm = try Communicator.world()
             try comm.runCollectively { comm in
-                let session = try EvalSession(job: spec, limit: limit, comm: comm) { if comm.rank == 0 { print($0) } }
+                let session = try EvalSession(job: spec, limit: limit, comm: comm,
+                                              bfcl: bfcl.map { BFCLSelection(folder: $0, categories: chosenCategories) }) {
+                    if comm.rank == 0 { print($0) }
+                }
                 let selection: EvalSession.Selection = watch ? .watch(seconds: poll, untilStep: untilStep)
                     : checkpoints.map { .folder($0, firstAndLast: firstLast) } ?? .files(checkpoint)
                 try session.run(selection)

@@ -170,4 +170,36 @@ import ToolBench
         let result = try runProcess(ToolTuneBinary.path, ["eval", job, "--checkpoint", checkpoint, "--limit", "2"])
         #expect(result.status == 1 && result.stderr.contains("run `tooltune prepare \(job)` again"), "\(result.stderr)")
     }
+
+    /// `tooltune eval --bfcl` runs all five categories without the job's prepared data, on one rank and
+    /// on two with the same numbers, and writes its report beside (not over) the job's evaluation.
+    @Test func bfclRunsEveryCategoryAndReportsIt() throws {
+        let data = root.appendingPathComponent("bfcl")
+        try BFCLFixture.write(to: data)
+        let bfclFolder = evalFolder.appendingPathComponent("bfcl")
+        let single = try runProcess(ToolTuneBinary.path, ["eval", job, "--checkpoint", checkpoint, "--bfcl", data.path], timeout: 600)
+        #expect(single.status == 0, "\(single.stderr)")
+        #expect(single.stdout.contains("eval evaltest: BFCL 10 entries (simple_python, multiple, parallel, parallel_multiple, irrelevance) on 1 rank(s)"),
+                "\(single.stdout)")
+        for category in BFCLData.categories { #expect(single.stdout.contains("BFCL accuracy, \(category)")) }
+        let file = bfclFolder.appendingPathComponent("step-000007.json")
+        let one = try decode(file)
+        #expect(one.bfclCases?.count == 10 && one.queryCases.isEmpty && one.stepCases.isEmpty && one.settings.bfcl == data.path)
+        #expect(Set(one.bfcl?.groups.keys ?? [:].keys) == Set(BFCLData.categories) && one.bfcl?.groups.values.allSatisfy { $0.entries == 2 } == true)
+        let report = try String(contentsOf: bfclFolder.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("## BFCL") && report.contains("| parallel_multiple | 2 |") && report.contains("| all categories | 10 |"))
+        let svg = try Data(contentsOf: bfclFolder.appendingPathComponent("charts/bfcl-bfcl_accuracy.svg"))
+        #expect(XMLParser(data: svg).parse())
+        #expect(!FileManager.default.fileExists(atPath: evalFolder.appendingPathComponent("step-000007.json").path))
+        try FileManager.default.removeItem(at: file)
+
+        let two = try runMPI(ranks: 2, ["eval", job, "--checkpoint", checkpoint, "--bfcl", data.path], timeout: 600)
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(numbers(try decode(file)) == numbers(one))
+
+        let missing = try runProcess(ToolTuneBinary.path, ["eval", job, "--checkpoint", checkpoint, "--bfcl", root.path, "--categories", "parallel"])
+        #expect(missing.status == 1 && missing.stderr.contains("no BFCL_v<N>_parallel.json"), "\(missing.stderr)")
+        let unknown = try runProcess(ToolTuneBinary.path, ["eval", job, "--checkpoint", checkpoint, "--bfcl", data.path, "--categories", "simple"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--categories: simple is not one of"), "\(unknown.stderr)")
+    }
 }

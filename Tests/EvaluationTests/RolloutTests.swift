@@ -97,24 +97,54 @@ enum Demo {
         #expect(result.end == .giveAnswer && !result.score.nonEmptyAnswer && !result.score.proxyPass && result.score.finished)
     }
 
-    @Test func rolloutsStopAfterMaxStepsAndWhenPromptsNoLongerFit() throws {
+    @Test func rolloutsStopAfterMaxStepsAndWhenTheContextIsExhausted() throws {
         let prompt = QueryPrompt(try Demo.query("G1", "15387"), tools: Demo.tools)
         let babble = ScriptedGenerator([String(repeating: "blah ", count: 200)])
         let capped = try Rollout(prompt: prompt, group: "g", maxSteps: 3).run(generator: babble, fitter: Demo.fitter(), reserve: 96, seed: 1)
         #expect(capped.end == .maxSteps && capped.steps.count == 3 && capped.steps.allSatisfy { $0.code == 1 && $0.hallucinated })
         #expect(!capped.score.finished && capped.score.apiCalls == 3 && !capped.score.firstCallRelevant)
-        // With 1,024 tokens for prompt + 96 new, the history is trimmed and then the prompt no longer fits.
-        let tight = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
-            .run(generator: ScriptedGenerator([String(repeating: "blah ", count: 200)]), fitter: Demo.fitter(1024), reserve: 96, seed: 1)
-        #expect(tight.steps.contains { $0.prompt.turnsDropped > 0 || $0.prompt.observationsShortened > 0 } || tight.end == .promptTooLong)
-        #expect(tight.steps.allSatisfy { $0.prompt.tokens <= 1024 - 96 })
+        // A step longer than what is left after the system prompt and the query: the next prompt cannot keep
+        // it, so the rollout ends there instead of prompting without it.
+        let long = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
+            .run(generator: ScriptedGenerator([String(repeating: "blah ", count: 2000)]), fitter: Demo.fitter(1024), reserve: 96, seed: 1)
+        #expect(long.end == .contextExhausted && long.steps.count == 1)
+        #expect(long.promptNote?.contains("the system prompt, the query and the newest step do not fit") == true, "\(long.promptNote ?? "")")
         // Too little room even for the system prompt and the query: no turn at all, and why.
         let none = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
             .run(generator: ScriptedGenerator(["x"]), fitter: Demo.fitter(200), reserve: 96, seed: 1)
-        #expect(none.end == .promptTooLong && none.steps.isEmpty && none.promptNote?.contains("> 104") == true)
+        #expect(none.end == .contextExhausted && none.steps.isEmpty && none.promptNote?.contains("> 104") == true)
+        #expect(none.promptNote?.contains("the system prompt and the query do not fit") == true)
         #expect(none.score.hallucinationFree == nil && !none.score.finished && none.score.relevantRecall == 0)
         let both = QuerySummary([none, capped])
-        #expect(both.promptTooLongRate == 0.5 && both.hallucinationFreeRate == 0)  // over the one rollout that ran
+        #expect(both.contextExhaustedRate == 0.5 && both.hallucinationFreeRate == 0)  // over the one rollout that ran
+    }
+
+    /// The demo's budget (1,024 tokens, 96 of them for the answer) holds the system prompt, the query and
+    /// about one step: every prompt after the first must still show the previous step and what its call
+    /// answered, older steps going first, then the function list's descriptions.
+    @Test func everyPromptShowsThePreviousObservation() throws {
+        let prompt = QueryPrompt(try Demo.query("G1", "15387"), tools: Demo.tools)
+        // Steps with a long thought, as an untrained model writes them: the system prompt, the query and one
+        // step no longer fit without compacting the function list.
+        let thought = "\nThought: " + Array(repeating: "I should translate the next phrase before I answer", count: 6).joined(separator: ", ")
+        let calls = ["see you tomorrow", "good night", "thank you very much", "where is the station", "how much is it"].map {
+            thought + "\nAction: translate_for_lingo_translate\nAction Input: {\"text\": \"\($0)\", \"target_lang\": \"ko\"}"
+        }
+        let script = ScriptedGenerator(calls + [Self.call("Finish", "{\"return_type\": \"give_answer\", \"final_answer\": \"done\"}")])
+        let result = try Rollout(prompt: prompt, group: "g", maxSteps: 12)
+            .run(generator: script, fitter: Demo.fitter(1024), reserve: 96, seed: 1)
+        #expect(result.end == .giveAnswer && result.steps.count == 6)
+        #expect(result.steps.allSatisfy { $0.prompt.tokens <= 1024 - 96 })
+        for i in 1..<result.steps.count {
+            #expect(script.prompts[i].hasSuffix(calls[i - 1] + "\nFunction: " + result.steps[i - 1].observation + "\nAssistant: "),
+                    "prompt \(i) does not end with step \(i - 1) and its observation")
+        }
+        // The first prompt fits whole; later ones drop every older step and compact the function list.
+        #expect(result.steps[0].prompt.turnsDropped == 0 && result.steps[0].prompt.compaction == nil)
+        for (i, step) in result.steps.enumerated().dropFirst() {
+            #expect(step.prompt.turnsDropped == 2 * (i - 1) && step.prompt.compaction != nil && step.prompt.observationsShortened == 0)
+        }
+        #expect(!script.prompts[5].contains(calls[0]))
     }
 
     @Test func groupSummariesAreRatesOverQueries() throws {

@@ -157,6 +157,47 @@ import ToolBench
         #expect(tokens == full && reason.contains("> 50"))
     }
 
+    /// Rollout prompts keep the newest step: older steps go first, then the function list is compacted,
+    /// then the newest observation is cut; past that the prompt does not fit.
+    @Test func rolloutPromptsKeepTheNewestStepToTheLast() throws {
+        let context = Conversation(source: Self.conversation.source, queryID: "1", turns: Array(Self.conversation.turns.dropLast()),
+                                   functionList: Self.list)
+        let reserve = 50
+        func fit(_ limit: Int) -> PromptFitResult {
+            ExampleFitter(policy: FitPolicy(maxSeqLen: limit + reserve, mode: .trimHistory, loss: .lastAssistant), encoder: ByteTokenizer())
+                .fitRolloutPrompt(context, reserve: reserve)
+        }
+        let (system, query, call) = (context.turns[0], context.turns[1], context.turns[4])
+        func tokens(_ systemText: String, _ observation: String) -> Int {
+            ToolLlamaTemplate.prompt([Turn(.system, systemText), query, call, Turn(.function, observation)]).utf8.count + 1
+        }
+        let cut512 = String(Self.observation.prefix(512)) + "...", cut128 = String(Self.observation.prefix(128)) + "..."
+        let whole = ToolLlamaTemplate.prompt(context.turns).utf8.count + 1
+        guard case .fitted(let all) = fit(whole) else { Issue.record("not fitted"); return }
+        #expect(all.actions == FitActions() && all.turns == context.turns)
+        // One token short: the older step (assistant + function) goes, the newest stays whole.
+        guard case .fitted(let dropped) = fit(whole - 1) else { Issue.record("not fitted"); return }
+        #expect(dropped.turns == [system, query, call, Turn(.function, Self.observation)])
+        #expect(dropped.actions.turnsDropped == 2 && dropped.actions.compaction == nil && dropped.actions.observationsShortened == 0)
+        #expect(dropped.tokens.count == tokens(system.value, Self.observation))
+        // Shorter: the function list's descriptions, the least that fits, before any observation.
+        guard case .fitted(let compacted) = fit(tokens(Self.list.render(.descriptions(128)), Self.observation)) else { Issue.record("not fitted"); return }
+        #expect(compacted.actions.compaction == .descriptions(128) && compacted.actions.observationsShortened == 0)
+        #expect(compacted.turns.last == Turn(.function, Self.observation))
+        // Shorter than the schema alone allows: the newest observation is cut too, with the least compaction.
+        let schemaWhole = tokens(Self.list.render(.schemaOnly), Self.observation)
+        let limit = tokens(Self.list.render(.descriptions(64)), cut512)
+        #expect(limit < schemaWhole)
+        guard case .fitted(let cut) = fit(limit) else { Issue.record("not fitted"); return }
+        #expect(cut.actions.observationLimit == 512 && cut.actions.observationsShortened == 1 && cut.actions.compaction == .descriptions(64))
+        #expect(cut.turns.last == Turn(.function, cut512) && cut.turns[2] == call)
+        // Less room than the system prompt, the query and the newest step take at their shortest.
+        guard case .tooLong(let total, let reason) = fit(tokens(Self.list.render(.schemaOnly), cut128) - 1) else {
+            Issue.record("fitted"); return
+        }
+        #expect(total == whole && reason.contains("the system prompt, the query and the newest step do not fit"))
+    }
+
     @Test func conversationsWithNothingToTrainAreErrors() {
         let fitter = ExampleFitter(policy: FitPolicy(maxSeqLen: 100, mode: .trimHistory, loss: .lastAssistant), encoder: ByteTokenizer())
         let source = ExampleSource(file: "c.jsonl", locator: "line 1")
