@@ -87,7 +87,9 @@ public final class Trainer {
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
-        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths, globalBatchTokens: job.train.globalBatchTokens,
+        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths,
+                                   exampleTokens: (0..<dataset.sequenceCount).map(dataset.exampleTokens(ofSequence:)),
+                                   globalBatchTokens: job.train.globalBatchTokens,
                                    microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
