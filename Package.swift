@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The three native libraries come from the system through pkg-config (Debian names: the "-serial"
-// HDF5 and "ompi-c" avoid the alternatives-managed aliases that flip between implementations).
+// The native libraries come from the system through pkg-config (Debian names: the "-serial" HDF5 and
+// "ompi-c" avoid the alternatives-managed aliases that flip between implementations); oneDNN has no
+// pkg-config file, its module map links it.
 let package = Package(
     name: "ToolTune",
     platforms: [.macOS(.v15)],
@@ -20,9 +21,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         .target(name: "JSON"),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Storage", dependencies: ["CHDF5", "JSON"]),
         .target(name: "OPT", dependencies: ["Kernels"]),
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "ToolBench", dependencies: ["JSON"]),
         .target(name: "Reporting"),
         // The job file: its schema, read from text alone.
-        .target(name: "Job", dependencies: ["OPT", "ToolBench", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Job", dependencies: ["OPT", "Kernels", "ToolBench", .product(name: "Yams", package: "Yams")]),
         // Model files shared with other tools: ToolTune's /model, Hugging Face folders.
         .target(name: "Interop", dependencies: ["OPT", "Storage", "Tokenizer", "Reporting",
                                                 .product(name: "Yams", package: "Yams")]),
@@ -59,11 +61,11 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
-        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "TestSupport"]),
+        .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "Kernels", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Job", "Preflight", "Storage", "ToolBench", "Tokenizer", "Kernels",
                                                       "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Storage", "Tokenizer", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Storage", "ToolBench", "Tokenizer",
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Kernels", "Storage", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Kernels", "Storage", "ToolBench", "Tokenizer",
                                                           "TestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "OPT", "Kernels", "Storage", "TestSupport"]),
         .testTarget(name: "OPTTests", dependencies: ["OPT", "Kernels", "Storage", "Interop"]),

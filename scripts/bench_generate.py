@@ -14,7 +14,9 @@ Figures are medians over --repeats runs after --warmup untimed ones:
     total    = the whole generation (transformers: model.generate(...));
     generated tokens/s = new tokens / total; decoding tokens/s = (new tokens - 1) / (total - prefill).
 The table also says for how many leading tokens the two greedy outputs agree (fp32 rounding differs, so
-a random model's near-ties can split them after a while).
+a random model's near-ties can split them after a while). On a CPU with bfloat16 instructions ToolTune also
+runs with eval.precision bf16 (bfloat16 weights and KV cache: half the bytes each token reads), in the
+third column, against ToolTune's own fp32 decoding and PyTorch's.
 
 Needs a release build (`swift build -c release`; TOOLTUNE_BIN for another binary) and the packages of
 scripts/requirements-reference.txt. Run it on a quiet machine.
@@ -97,8 +99,7 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    model = build_model(args.preset).eval()
-    model.config._attn_implementation = args.attn
+    model = build_model(args.preset, args.attn).eval()
     os.makedirs(args.workdir, exist_ok=True)
     path = os.path.join(args.workdir, f"{args.preset}-seed{args.seed}.h5")
     write_model_file(model, path)
@@ -107,23 +108,41 @@ def main() -> None:
     binary = os.environ.get("TOOLTUNE_BIN", ".build/release/tooltune")
     print(f"running {args.preset}, {len(ids)}-token prompt + {args.new_tokens} new tokens on {args.threads} threads: "
           f"tooltune, then pytorch", file=sys.stderr)
-    ours = json.loads(subprocess.run(
-        [binary, "bench", "generate", "--model", path, "--prompt-tokens", str(args.prompt_tokens), "--new-tokens",
-         str(args.new_tokens), "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--threads", str(args.threads),
-         "--json"], check=True, capture_output=True, text=True).stdout)
+    def tooltune(precision: str) -> dict | None:
+        run = subprocess.run(
+            [binary, "bench", "generate", "--model", path, "--prompt-tokens", str(args.prompt_tokens), "--new-tokens",
+             str(args.new_tokens), "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--threads",
+             str(args.threads), "--precision", precision, "--json"], capture_output=True, text=True)
+        if run.returncode != 0:
+            if precision == "bf16":
+                print(f"tooltune bf16: {run.stderr.strip()}", file=sys.stderr)
+                return None
+            raise SystemExit(run.stderr)
+        return json.loads(run.stdout)
+
+    ours = tooltune("fp32")
+    ours_bf16 = tooltune("bf16")
     theirs = bench_torch(model, ids, args.new_tokens, args.repeats, args.warmup)
 
-    agree = 0
-    while agree < min(len(ours["tokens"]), len(theirs["tokens"])) and ours["tokens"][agree] == theirs["tokens"][agree]:
-        agree += 1
+    def agreement(a: list[int], b: list[int]) -> int:
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
     print(f"{args.preset} ({ours['params']:,} parameters), prompt {len(ids)} + {args.new_tokens} new tokens, "
           f"{args.threads} threads, medians of {args.repeats} runs; torch {torch.__version__}, transformers {transformers.__version__} ({args.attn} attention)")
-    print(f"{'':24} {'ToolTune':>10} {'PyTorch':>10} {'ratio':>7}")
+    print(f"{'':24} {'ToolTune':>10} {'PyTorch':>10} {'ratio':>7}" + (f" {'ToolTune bf16':>14} {'vs fp32':>8}" if ours_bf16 else ""))
     for label, key, unit in [("prefill", "prefill_s", "s"), ("total", "total_s", "s"),
                              ("generated tokens/s", "generated_tokens_per_s", ""), ("decoding tokens/s", "decode_tokens_per_s", "")]:
-        ratio = theirs[key] / ours[key] if unit == "s" else ours[key] / theirs[key]
-        print(f"{label:24} {ours[key]:10.3f} {theirs[key]:10.3f} {ratio:7.2f}")
-    print(f"ratio > 1: ToolTune is faster. Greedy outputs agree for the first {agree} of {args.new_tokens} tokens.")
+        ratio = (lambda a, b: b[key] / a[key]) if unit == "s" else (lambda a, b: a[key] / b[key])
+        line = f"{label:24} {ours[key]:10.3f} {theirs[key]:10.3f} {ratio(ours, theirs):7.2f}"
+        if ours_bf16:
+            line += f" {ours_bf16[key]:14.3f} {ratio(ours_bf16, ours):8.2f}"
+        print(line)
+    print(f"ratio > 1: ToolTune is faster (bf16: than ToolTune fp32). Greedy outputs agree for the first "
+          f"{agreement(ours['tokens'], theirs['tokens'])} of {args.new_tokens} tokens"
+          + (f"; bf16 and fp32 for the first {agreement(ours_bf16['tokens'], ours['tokens'])}." if ours_bf16 else "."))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # libcurl4: Foundation's URLSession on Linux (FoundationNetworking), for eval's tool server and judge.
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev hdf5-tools pkg-config libcurl4)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools pkg-config libcurl4)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -10,7 +10,9 @@ Tests/Fixtures/opt/ (the llm.c `test_gpt2.c` pattern: the tests need no Python).
 Every number comes from Hugging Face `OPTForCausalLM` (eager attention, float32, every dropout 0) run by
 PyTorch on the CPU with deterministic algorithms and one thread. Gradients and the AdamW steps are taken
 with the model in train() mode (identical to eval() here because every dropout and layerdrop is 0);
-generation uses eval() mode, as `generate` would be used.
+generation uses eval() mode, as `generate` would be used. /autocast_bf16 repeats the cases' loss and
+gradients under torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's mixed precision on the CPU, and
+records PyTorch's bfloat16 rounding of every weight.
 
 The file layout is described in Tests/Fixtures/README.md.
 """
@@ -18,6 +20,7 @@ The file layout is described in Tests/Fixtures/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -258,21 +261,27 @@ def as_long(array: np.ndarray) -> torch.Tensor:
 # Forward / backward
 
 
-def run_hf_case(model: OPTForCausalLM, case: CaseInputs) -> dict:
+def precision_context(autocast: bool):
+    """torch.autocast("cpu", dtype=torch.bfloat16) for mixed precision, else plain float32."""
+    return torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+
+
+def run_hf_case(model: OPTForCausalLM, case: CaseInputs, autocast: bool = False) -> dict:
     """HF's own forward and loss (mean over the shifted targets of the whole batch), then backward."""
     model.train()
     model.zero_grad(set_to_none=True)
     recorder = PositionRecorder(model)
-    out = model(
-        input_ids=as_long(case.input_ids),
-        attention_mask=as_long(case.attention_mask),
-        labels=as_long(case.labels),
-    )
+    with precision_context(autocast):
+        out = model(
+            input_ids=as_long(case.input_ids),
+            attention_mask=as_long(case.attention_mask),
+            labels=as_long(case.labels),
+        )
     out.loss.backward()
     recorder.close()
     return dict(
         position_ids=recorder.last(),
-        logits=out.logits.detach().numpy(),
+        logits=out.logits.detach().float().numpy(),
         loss=np.float32(out.loss.item()),
         grads=grad_arrays(model),
     )
@@ -282,20 +291,23 @@ def segment_ids_of(lengths: list[int]) -> np.ndarray:
     return np.concatenate([np.full(n, i) for i, n in enumerate(lengths)]).astype(np.int32)[None, :]
 
 
-def run_packed_case(model: OPTForCausalLM, case: CaseInputs) -> dict:
+def run_packed_case(model: OPTForCausalLM, case: CaseInputs, autocast: bool = False) -> dict:
     """The packed row's reference: each example run SEPARATELY through HF (batch of 1, no padding, so
     nothing can leak between examples). loss = sum of token CE over every example's targets / total target
-    count; logits = the per-example logits concatenated; gradients from that loss."""
+    count; logits = the per-example logits concatenated; gradients from that loss. Under autocast the
+    cross-entropy reads the bfloat16 logits in float32, as HF's loss does."""
     model.train()
     model.zero_grad(set_to_none=True)
     recorder = PositionRecorder(model)
     bounds = np.cumsum([0] + case.segment_lengths)
     logits, positions, ce_sum = [], [], 0.0
     for start, end in zip(bounds[:-1], bounds[1:]):
-        out = model(input_ids=as_long(case.input_ids[:, start:end]))
+        with precision_context(autocast):
+            out = model(input_ids=as_long(case.input_ids[:, start:end]))
+        example_logits = out.logits.float()
         labels = as_long(case.labels[0, start + 1:end])  # targets inside this example only
-        ce_sum = ce_sum + F.cross_entropy(out.logits[0, :-1], labels, ignore_index=IGNORE, reduction="sum")
-        logits.append(out.logits.detach())
+        ce_sum = ce_sum + F.cross_entropy(example_logits[0, :-1], labels, ignore_index=IGNORE, reduction="sum")
+        logits.append(example_logits.detach())
         positions.append(recorder.last())
     count = target_count(case.labels)
     loss = ce_sum / count
@@ -530,6 +542,11 @@ def compute_fixture(name: str, spec: dict) -> dict:
         "leftpad": run_hf_case(model, inputs["leftpad"]),
         "packed": run_packed_case(model, inputs["packed"]),
     }
+    autocast = {
+        "batch": run_hf_case(model, inputs["batch"], autocast=True),
+        "leftpad": run_hf_case(model, inputs["leftpad"], autocast=True),
+        "packed": run_packed_case(model, inputs["packed"], autocast=True),
+    }
     packing = check_packed_row_in_hf(model, inputs["packed"], results["packed"])
     k_bias_noise = check_every_gradient_is_live(results)
     adamw = run_adamw(spec, inputs["batch"], model_arrays)
@@ -556,6 +573,17 @@ def compute_fixture(name: str, spec: dict) -> dict:
             datasets[f"{base}/segment_ids"] = res["segment_ids"]
         for n, g in res["grads"].items():
             datasets[f"{base}/grads/{n}"] = g
+    for case_name, res in autocast.items():
+        base = f"/autocast_bf16/cases/{case_name}"
+        datasets[f"{base}/loss"] = res["loss"]
+        for n, g in res["grads"].items():
+            datasets[f"{base}/grads/{n}"] = g
+    for n, p in model.named_parameters():
+        datasets[f"/autocast_bf16/weights/{n}"] = p.detach().to(torch.bfloat16).float().numpy()
+    attrs["/autocast_bf16"] = dict(
+        autocast='torch.autocast("cpu", dtype=torch.bfloat16) around the forward and loss; backward outside',
+        weights="each parameter's bfloat16 rounding (Tensor.to(torch.bfloat16)), widened to float32 (exact)",
+    )
     attrs["/cases/packed"] = dict(
         reference="each example run separately through HF; loss = sum CE / total target count",
         mask4d_matches=True,  # asserted in check_packed_row_in_hf
@@ -586,6 +614,7 @@ def compute_fixture(name: str, spec: dict) -> dict:
 
     summary = dict(
         losses={c: float(r["loss"]) for c, r in results.items()},
+        autocast_losses={c: float(r["loss"]) for c, r in autocast.items()},
         adamw_grad_norms=adamw["grad_norms"].tolist(),
         k_bias_noise=max(k_bias_noise.values()),
         packing=packing,
@@ -675,6 +704,7 @@ def print_summary(name: str, path: str, tree: dict) -> None:
     s = tree["summary"]
     losses = ", ".join(f"{c} {v:.5f}" for c, v in s["losses"].items())
     print(f"{name}: {os.path.getsize(path):,} bytes; loss {losses}")
+    print("  autocast bf16 loss " + ", ".join(f"{c} {v:.5f}" for c, v in s["autocast_losses"].items()))
     print(f"  adamw pre-clip grad norms {[round(x, 4) for x in s['adamw_grad_norms']]}")
     print(f"  largest |k_proj.bias grad| {s['k_bias_noise']:.2e}; leftpad position_ids {s['leftpad_positions']}")
     p = s["packing"]

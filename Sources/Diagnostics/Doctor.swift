@@ -3,8 +3,10 @@ import Foundation
 import Kernels
 import Storage
 
-/// What one rank knows about its environment, and whether BLAS and MPI give right answers there:
-/// the first thing to run on a new cluster (`tooltune doctor` under mpirun).
+/// What one rank knows about its environment, and whether its GEMM engines and MPI give right answers
+/// there: the first thing to run on a new cluster (`tooltune doctor` under mpirun). Every GEMM engine the
+/// node can run is checked for right answers and the same bits on 1, 2 and 3 threads (and the rank's
+/// thread count), and timed; `gemmAuto` is the backend `compute.gemm: auto` takes here.
 public struct DoctorReport: Codable, Sendable {
     public struct CommunicationCheck: Codable, Sendable {
         /// Element 0 of the allreduced vectors (each rank gives rank+1): size*(size+1)/2 for sums, size for max.
@@ -16,12 +18,6 @@ public struct DoctorReport: Codable, Sendable {
         /// What rank 0 broadcast, as received here.
         public var broadcastText: String
         public var broadcastCount: Int
-    }
-
-    public struct MatmulCheck: Codable, Sendable {
-        public var shapes: Int
-        /// Largest error relative to the magnitude of the exact result, over all shapes and transposes.
-        public var maxRelativeError: Double
     }
 
     public var rank: Int
@@ -40,19 +36,22 @@ public struct DoctorReport: Codable, Sendable {
     /// OPENBLAS_CORETYPE, OPENBLAS_NUM_THREADS, OMP_NUM_THREADS as set for this rank.
     public var environment: [String: String]
     public var hdf5Version: String
-    public var sgemm: MatmulCheck
+    /// oneDNN's version and the instruction set its kernels use here.
+    public var onednn: String
+    /// Every engine this node runs (bf16 only with bfloat16 instructions).
+    public var gemm: [GEMMSelfCheck]
+    /// What `compute.gemm: auto` runs on here.
+    public var gemmAuto: String
     public var communication: CommunicationCheck
     /// Everything that is wrong; empty when the rank is healthy.
     public var problems: [String]
 
     /// Runs every check on this rank. Collective: all ranks must call it together.
     public static func run(on comm: Communicator) throws -> DoctorReport {
-        let matmul = checkMatmul()
+        let threads = Array(Set([1, 2, 3, Parallel.threadCount])).sorted()
+        let gemm = GEMMEngine.available.map { GEMMSelfCheck.run($0, threads: threads, timed: true) }
         let communication = try checkCommunication(comm)
-        var problems: [String] = []
-        if matmul.maxRelativeError > 1e-4 {
-            problems.append("sgemm is WRONG: relative error \(matmul.maxRelativeError) against a naive product")
-        }
+        var problems = gemm.flatMap(\.problems)
         let n = comm.size
         let expectedSum = n * (n + 1) / 2
         if communication.sumFloat != Float(expectedSum) || communication.sumDouble != Double(expectedSum)
@@ -69,7 +68,8 @@ public struct DoctorReport: Codable, Sendable {
             blasConfig: BLAS.config, blasCore: BLAS.coreName, blasThreads: BLAS.threadCount,
             parallelThreads: Parallel.threadCount,
             environment: env.filter { ["OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"].contains($0.key) },
-            hdf5Version: Storage.hdf5Version, sgemm: matmul, communication: communication, problems: problems)
+            hdf5Version: Storage.hdf5Version, onednn: "\(GEMMEngine.oneDNNVersion) \(GEMMEngine.oneDNNInstructionSet)", gemm: gemm,
+            gemmAuto: GEMMEngine.automaticBackend.rawValue, communication: communication, problems: problems)
     }
 
     /// One line for people.
@@ -80,8 +80,8 @@ public struct DoctorReport: Codable, Sendable {
             rank \(rank)/\(size) host \(host) pid \(pid) cpus \(cpusAllowed)/\(cpusOnline) \
             | \(mpiLibrary) (threads: \(mpiThreadLevel)) \
             | BLAS \(blasConfig), core \(blasCore), \(blasThreads) threads\(env.isEmpty ? "" : ", " + env) \
-            | parallel-for \(parallelThreads) threads | HDF5 \(hdf5Version) \
-            | sgemm max rel err \(String(format: "%.1e", sgemm.maxRelativeError)) over \(sgemm.shapes) cases \
+            | parallel-for \(parallelThreads) threads | HDF5 \(hdf5Version) | oneDNN \(onednn) \
+            | GEMM (auto: \(gemmAuto)) \(gemm.map(\.summary).joined(separator: ", ")) \
             | allreduce sum \(communication.sumInt64) max \(communication.maxInt64), bcast \(communication.broadcastCount) values \
             | \(verdict)
             """
@@ -99,6 +99,14 @@ public struct DoctorReport: Codable, Sendable {
         }
         let cores = Set(reports.map(\.blasCore))
         if cores.count > 1 { found.append("ranks run different OpenBLAS kernels: \(cores.sorted().joined(separator: ", "))") }
+        for report in reports {
+            let speed = { (engine: String) in report.gemm.first { $0.engine == engine }?.gflops ?? 0 }
+            let (auto, other) = report.gemmAuto == "onednn" ? ("onednn fp32", "openblas fp32") : ("openblas fp32", "onednn fp32")
+            if speed(other) > 1.1 * speed(auto) {
+                found.append(String(format: "rank %d: %@ ran at %.0f GFLOP/s, above auto's %@ at %.0f: compute.gemm: %@ may be faster here (timings on a busy node vary)",
+                                    report.rank, other, speed(other), auto, speed(auto), String(other.prefix { $0 != " " })))
+            }
+        }
         return found
     }
 
@@ -110,37 +118,6 @@ public struct DoctorReport: Codable, Sendable {
         return line.dropFirst("Cpus_allowed:".count).reduce(0) { count, digit in
             count + (digit.hexDigitValue?.nonzeroBitCount ?? 0)
         }
-    }
-
-    /// sgemm against a double-precision triple loop, on odd shapes and every transpose combination.
-    static func checkMatmul() -> MatmulCheck {
-        var generator = SplitMix64(seed: 42)
-        var worst = 0.0
-        var cases = 0
-        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (33, 17, 65), (64, 48, 129)] {
-            for transposeA in [false, true] {
-                for transposeB in [false, true] {
-                    let a = (0..<m * k).map { _ in Float(generator.nextUniform() * 2 - 1) }
-                    let b = (0..<k * n).map { _ in Float(generator.nextUniform() * 2 - 1) }
-                    var c = [Float](repeating: 0, count: m * n)
-                    Kernels.matmul(a, b, into: &c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
-                    for i in 0..<m {
-                        for j in 0..<n {
-                            var exact = 0.0, magnitude = 0.0
-                            for p in 0..<k {
-                                let x = Double(transposeA ? a[p * m + i] : a[i * k + p])
-                                let y = Double(transposeB ? b[j * k + p] : b[p * n + j])
-                                exact += x * y
-                                magnitude += abs(x * y)
-                            }
-                            worst = max(worst, abs(Double(c[i * n + j]) - exact) / max(magnitude, 1e-30))
-                        }
-                    }
-                    cases += 1
-                }
-            }
-        }
-        return MatmulCheck(shapes: cases, maxRelativeError: worst)
     }
 
     static func checkCommunication(_ comm: Communicator) throws -> CommunicationCheck {
@@ -165,5 +142,13 @@ public struct DoctorReport: Codable, Sendable {
             sumFloat: uniform ? floats[0] : -1, sumDouble: doubles[0], sumInt32: int32s[0], sumInt64: int64s[0],
             maxInt64: maxes[0], broadcastText: text,
             broadcastCount: sequence == Array(1...4099) ? sequence.count : -sequence.count)
+    }
+}
+
+extension GEMMSelfCheck {
+    /// "onednn bf16 412 GFLOP/s" (or what is wrong).
+    var summary: String {
+        let speed = gflops.map { String(format: " %.0f GFLOP/s", $0) } ?? ""
+        return problems.isEmpty ? "\(engine)\(speed)" : "\(engine) FAILED"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Interop
+import Job
 import Kernels
 import OPT
 import Reporting
@@ -15,14 +16,20 @@ public enum GenerationBenchmark {
         public var repeats: Int
         public var warmup: Int
         public var threads: Int
+        public var precision: Precision
+        /// nil: `compute.gemm: auto`.
+        public var gemm: GEMMBackend?
 
-        public init(model: String, promptTokens: Int, newTokens: Int, repeats: Int, warmup: Int, threads: Int) {
+        public init(model: String, promptTokens: Int, newTokens: Int, repeats: Int, warmup: Int, threads: Int,
+                    precision: Precision = .fp32, gemm: GEMMBackend? = nil) {
             self.model = model
             self.promptTokens = promptTokens
             self.newTokens = newTokens
             self.repeats = repeats
             self.warmup = warmup
             self.threads = threads
+            self.precision = precision
+            self.gemm = gemm
         }
     }
 
@@ -43,9 +50,12 @@ public enum GenerationBenchmark {
         /// (new tokens - 1) / (total - prefill): the one-token-at-a-time rate.
         public var decodeTokensPerSecond: Double
         public var tokens: [Int32]
+        /// fp32 or bf16, and the GEMM backend.
+        public var precision: String
+        public var gemm: String
 
         enum CodingKeys: String, CodingKey {
-            case framework, model, params, threads, repeats, tokens
+            case framework, model, params, threads, repeats, tokens, precision, gemm
             case promptTokens = "prompt_tokens"
             case newTokens = "new_tokens"
             case prefillSeconds = "prefill_s"
@@ -65,12 +75,14 @@ public enum GenerationBenchmark {
             throw BenchmarkOptionError(message: "bench generate: need --prompt-tokens >= 1, --new-tokens >= 2, --repeats >= 1, --warmup >= 0")
         }
         useThreads(options.threads)
+        let engine = try JobSpec.ComputeSpec(gemm: options.gemm).engine(options.precision, field: "--precision")
         let model = try ModelCheckpoint.load(options.model)
+        model.use(engine)
         let prompt = self.prompt(count: options.promptTokens, vocab: model.config.vocabSize)
         guard prompt.count + options.newTokens <= model.config.maxPositionEmbeddings else {
             throw BenchmarkOptionError(message: "bench generate: \(prompt.count) + \(options.newTokens) tokens exceed max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }
-        let cache = try KVCache(config: model.config, capacity: prompt.count + options.newTokens)
+        let cache = try KVCache(for: model, capacity: prompt.count + options.newTokens)
         var prefills: [Double] = [], totals: [Double] = []
         var tokens: [Int32] = []
         for run in 0..<(options.warmup + options.repeats) {
@@ -94,13 +106,14 @@ public enum GenerationBenchmark {
         return Result(model: options.model, params: model.config.parameterCount, promptTokens: prompt.count,
                       newTokens: options.newTokens, threads: options.threads, repeats: options.repeats, prefillSeconds: prefill,
                       totalSeconds: total, generatedTokensPerSecond: Double(options.newTokens) / total,
-                      decodeTokensPerSecond: Double(options.newTokens - 1) / (total - prefill), tokens: tokens)
+                      decodeTokensPerSecond: Double(options.newTokens - 1) / (total - prefill), tokens: tokens,
+                      precision: engine.precision.rawValue, gemm: engine.backend.rawValue)
     }
 
     /// The human-readable summary.
     public static func report(_ r: Result) -> [String] {
-        [String(format: "prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
-                r.promptTokens, r.newTokens, r.threads, r.prefillSeconds, r.totalSeconds, r.generatedTokensPerSecond,
-                r.decodeTokensPerSecond)]
+        [String(format: "%@ on %@, prompt %d + %d new tokens on %d threads: prefill %.3f s, total %.3f s, %.1f generated tokens/s, %.1f tokens/s decoding",
+                r.precision, r.gemm, r.promptTokens, r.newTokens, r.threads, r.prefillSeconds, r.totalSeconds,
+                r.generatedTokensPerSecond, r.decodeTokensPerSecond)]
     }
 }

@@ -21,8 +21,12 @@ public enum TrainStepBenchmark {
         public var warmup: Int
         public var threads: Int
         public var seed: UInt64
+        public var precision: Precision
+        /// nil: `compute.gemm: auto`.
+        public var gemm: GEMMBackend?
 
-        public init(preset: String, batch: Int, seq: Int, steps: Int, warmup: Int, threads: Int, seed: UInt64) {
+        public init(preset: String, batch: Int, seq: Int, steps: Int, warmup: Int, threads: Int, seed: UInt64,
+                    precision: Precision = .fp32, gemm: GEMMBackend? = nil) {
             self.preset = preset
             self.batch = batch
             self.seq = seq
@@ -30,6 +34,8 @@ public enum TrainStepBenchmark {
             self.warmup = warmup
             self.threads = threads
             self.seed = seed
+            self.precision = precision
+            self.gemm = gemm
         }
     }
 
@@ -60,6 +66,14 @@ public enum TrainStepBenchmark {
         public var buildSeconds: Double
         public var peakRSSMegabytes: Double
         public var blasCore: String
+        /// Median CPU seconds of a step (all threads), and the step's FLOPs per CPU-second times the threads:
+        /// the rate on idle cores, which load from other processes does not lower the way it lowers wall time.
+        public var cpuSeconds: Double
+        public var gflopsIdle: Double
+        /// fp32 or bf16; the GEMM backend; the kernels it ran (oneDNN's instruction set or OpenBLAS's core).
+        public var precision: String
+        public var gemm: String
+        public var kernels: String
 
         enum CodingKeys: String, CodingKey {
             case framework, preset, batch, seq, steps, warmup, threads, params
@@ -78,6 +92,9 @@ public enum TrainStepBenchmark {
             case buildSeconds = "build_s"
             case peakRSSMegabytes = "peak_rss_mb"
             case blasCore = "blas_core"
+            case precision, gemm, kernels
+            case cpuSeconds = "cpu_s"
+            case gflopsIdle = "gflops_idle"
         }
     }
 
@@ -110,12 +127,14 @@ public enum TrainStepBenchmark {
             throw BenchmarkOptionError(message: "need --batch >= 1, --steps >= 1, --warmup >= 0, --threads >= 1 and 2 <= --seq <= \(config.maxPositionEmbeddings)")
         }
         useThreads(options.threads)
+        let engine = try JobSpec.ComputeSpec(gemm: options.gemm).engine(options.precision, field: "--precision")
         let comm = try Communicator.world()
         guard comm.size == 1 else {
             throw BenchmarkOptionError(message: "bench train-step times one rank; under mpirun, time `train` or `bench allreduce`")
         }
         let buildStart = Date()
         let model = try OPTModel(config: config, seed: options.seed)
+        model.use(engine)
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let (b, t) = (options.batch, options.seq)
         let steps = options.warmup + options.steps
@@ -123,18 +142,21 @@ public enum TrainStepBenchmark {
         let state = TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
                                   stepsPerEpoch: [steps], train: settings, seed: options.seed,
                                   bucketMB: JobSpec.DistributedSpec.defaults.bucketMB, comm: comm)
-        var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = []
+        var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = [], cpu: [Double] = []
         var lastLoss = 0.0
         for step in 0..<steps {
             // One micro-batch of b sequences, as a job with micro_batch_tokens b x seq plans it.
             let plan = StepPlan(epoch: 0, stepInEpoch: step, microBatches: [[Array((step * b)..<((step + 1) * b))]])
+            let cpuStart = ProcessCPUTime.seconds()
             let (metrics, times) = try state.step(plan)
+            let cpuSeconds = ProcessCPUTime.seconds() - cpuStart
             lastLoss = metrics.loss
             if step >= options.warmup {
                 forward.append(times.forward)
                 backward.append(times.backward)
                 update.append(times.update)
                 whole.append(metrics.seconds)
+                cpu.append(cpuSeconds)
             }
         }
         let flops = flopsPerToken(config, seq: t)
@@ -147,7 +169,10 @@ public enum TrainStepBenchmark {
                       tokensPerSecond: tokens / s, gflopsForward: flops.forward * tokens / f / 1e9,
                       gflopsBackward: (flops.total - flops.forward) * tokens / bw / 1e9,
                       gflopsStep: flops.total * tokens / s / 1e9, finalLoss: lastLoss, buildSeconds: buildSeconds,
-                      peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName)
+                      peakRSSMegabytes: ProcessMemory.peakResidentMiB(), blasCore: BLAS.coreName,
+                      cpuSeconds: cpu.median, gflopsIdle: flops.total * tokens / cpu.median * Double(options.threads) / 1e9,
+                      precision: engine.precision.rawValue, gemm: engine.backend.rawValue,
+                      kernels: engine.backend == .onednn ? GEMMEngine.oneDNNInstructionSet : BLAS.coreName)
     }
 
     /// The human-readable report, laid out as bench_pytorch.py's.
@@ -155,12 +180,13 @@ public enum TrainStepBenchmark {
         func ms(_ s: Double) -> String { String(format: "%10.1f ms", s * 1e3) }
         func rate(_ g: Double) -> String { String(format: "%8.1f GFLOP/s", g) }
         return [
-            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmulParams.formatted()) in matmuls incl. lm_head); fp32, dropout 0.1, \(r.threads) threads, OpenBLAS \(r.blasCore)",
+            "\(r.preset): \(r.params.formatted()) parameters (\(r.matmulParams.formatted()) in matmuls incl. lm_head); \(r.precision), dropout 0.1, \(r.threads) threads, GEMMs on \(r.gemm) (\(r.kernels))",
             "batch \(r.batch) x seq \(r.seq) = \(r.batch * r.seq) tokens/step; medians over \(r.steps) steps after \(r.warmup) warmup",
             "  forward+loss \(ms(r.forwardSeconds))  \(rate(r.gflopsForward))",
             "  backward     \(ms(r.backwardSeconds))  \(rate(r.gflopsBackward))   (incl. zeroing gradients)",
             "  clip + AdamW \(ms(r.optimizerSeconds))",
             "  whole step   \(ms(r.stepSeconds))  \(rate(r.gflopsStep))  " + String(format: "%.1f tokens/s", r.tokensPerSecond),
+            String(format: "  CPU time     %10.1f s   %8.1f GFLOP/s on idle cores (FLOPs per CPU-second x %d threads)", r.cpuSeconds, r.gflopsIdle, r.threads),
             String(format: "  FLOPs/token: %.1f M forward, %.1f M forward+backward", r.flopsPerTokenForward / 1e6, r.flopsPerTokenForwardBackward / 1e6),
             String(format: "  last loss %.4f; peak RSS %.0f MB; model build %.1f s", r.finalLoss, r.peakRSSMegabytes, r.buildSeconds),
         ]

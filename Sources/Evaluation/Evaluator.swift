@@ -4,6 +4,7 @@ import Foundation
 import Interop
 import Job
 import JSON
+import Kernels
 import OPT
 import Tokenizer
 import ToolBench
@@ -134,6 +135,8 @@ public final class Evaluator {
     public let cases: EvalCases
     public let limit: Int?
     public let settings: GenerationSettings
+    /// eval.precision on compute.gemm's backend.
+    public let engine: GEMMEngine
     /// Answers the rollouts' calls; nil: canned observations.
     public let toolServer: ToolServer?
     public let judge: (any AnswerJudge)?
@@ -149,6 +152,7 @@ public final class Evaluator {
         self.job = job
         self.tokenizer = tokenizer
         self.limit = limit
+        engine = try job.compute.engine(job.eval.precision, field: "\(job.file): eval.precision")
         let rollouts = bfcl == nil
         toolServer = rollouts ? try job.eval.toolServer.map { try ToolServer($0) } : nil
         let spec = rollouts ? job.eval.judge : nil
@@ -178,6 +182,7 @@ public final class Evaluator {
             throw EvalError("\(path) was trained with tokenizer \(sha), but \(job.file)'s tokenizer (\(job.tokenizer.path)) is \(tokenizer.sha256)")
         }
         let model = try ModelCheckpoint.load(path)
+        model.use(engine)
         guard job.data.maxSeqLen <= model.config.maxPositionEmbeddings else {
             throw EvalError("\(path): data.max_seq_len \(job.data.maxSeqLen) exceeds the model's max_position_embeddings \(model.config.maxPositionEmbeddings)")
         }

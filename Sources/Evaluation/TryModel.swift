@@ -1,6 +1,7 @@
 import Foundation
 import Interop
 import Job
+import Kernels
 import OPT
 import Storage
 import Tokenizer
@@ -13,9 +14,12 @@ public struct TryModel {
     public let tokenizer: Tokenizer
     public let settings: GenerationSettings
 
-    /// `tokenizerFolder` nil: the tokenizer of the job stored in the checkpoint (its `job` attribute).
-    public init(checkpoint: String, tokenizerFolder: String?, settings: GenerationSettings) throws {
+    /// `tokenizerFolder` nil: the tokenizer of the job stored in the checkpoint (its `job` attribute). The
+    /// model runs on `engine` (fp32 or bf16).
+    public init(checkpoint: String, tokenizerFolder: String?, settings: GenerationSettings,
+                engine: GEMMEngine = .float32) throws {
         model = try ModelCheckpoint.load(checkpoint)
+        model.use(engine)
         let folder: String
         if let tokenizerFolder {
             folder = tokenizerFolder

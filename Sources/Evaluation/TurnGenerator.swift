@@ -61,7 +61,7 @@ public final class ModelTurnGenerator: TurnGenerator {
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
-        cache = try KVCache(config: model.config, capacity: min(contextTokens, model.config.maxPositionEmbeddings))
+        cache = try KVCache(for: model, capacity: min(contextTokens, model.config.maxPositionEmbeddings))
         stopBytes = settings.stop.map { Array($0.utf8) }
     }
 

@@ -51,7 +51,7 @@ extension JobSpec {
                 ])),
                 ("schedule", map(schedule)),
                 ("max_grad_norm", value(train.maxGradNorm)), ("dropout", value(train.dropout)),
-                ("skip_nonfinite", value(train.skipNonfinite)),
+                ("skip_nonfinite", value(train.skipNonfinite)), ("precision", value(train.precision.rawValue)),
             ])),
             ("checkpoint", map([
                 ("dir", value(checkpoint.dir)), ("every_steps", value(checkpoint.everySteps)),
@@ -67,6 +67,7 @@ extension JobSpec {
                 ("toolenv", eval.toolenv.flatMap { value($0) }), ("max_steps", value(eval.maxSteps)),
                 ("temperature", value(eval.temperature)), ("top_p", value(eval.topP)),
                 ("stop", eval.stop.isEmpty ? nil : .sequence(Node.Sequence(eval.stop.map { Node($0) }))),
+                ("precision", value(eval.precision.rawValue)),
                 ("toolserver", eval.toolServer.map { server in map([
                     ("url", value(server.url)), ("key_env", server.keyEnv.flatMap { value($0) }),
                     ("timeout_s", value(server.timeoutSeconds)), ("retries", value(server.retries)),
@@ -77,6 +78,7 @@ extension JobSpec {
                     ("retries", value(judge.retries)),
                 ]) }),
             ])),
+            ("compute", map([("gemm", value(compute.gemm?.rawValue ?? "auto"))])),
         ])
         return try Yams.serialize(node: root, sortKeys: false)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import OPT
 import ToolBench
 import Yams
@@ -18,6 +19,7 @@ public struct JobSpec: Sendable {
     public var checkpoint: CheckpointSpec
     public var distributed: DistributedSpec
     public var eval: EvalSpec
+    public var compute: ComputeSpec
     /// The file it was read from and its exact text (stored in every checkpoint).
     public var file: String
     public var text: String
@@ -73,6 +75,8 @@ public struct JobSpec: Sendable {
         public var dropout: Double
         /// Skip (and count) steps whose loss or gradient is not finite, instead of stopping.
         public var skipNonfinite: Bool
+        /// fp32, or bf16 mixed precision (torch.autocast's semantics; needs a CPU with bfloat16 instructions).
+        public var precision: Precision = .fp32
 
         /// A job's `train` section when it sets nothing.
         public static let defaults = TrainSpec(
@@ -140,10 +144,29 @@ public struct JobSpec: Sendable {
         public var topP: Double
         /// Strings that end a generated turn besides EOS.
         public var stop: [String]
+        /// fp32, or bf16 (bfloat16 weights halve the bytes decoding reads).
+        public var precision: Precision
         /// A StableToolBench tool server answering the rollouts' calls; none: canned observations.
         public var toolServer: ToolServerSpec?
         /// An OpenAI-compatible judge for StableToolBench's solvable pass rate (SoPR); none: no judged metric.
         public var judge: JudgeSpec?
+    }
+
+    public struct ComputeSpec: Sendable {
+        /// The GEMM backend: nil is `auto` (`GEMMEngine.automaticBackend` on the node that runs).
+        public var gemm: GEMMBackend?
+
+        public init(gemm: GEMMBackend?) { self.gemm = gemm }
+
+        /// The engine for `precision` on this node; throws when the node cannot run it (bf16 without
+        /// bfloat16 instructions, or with OpenBLAS), naming `field`.
+        public func engine(_ precision: Precision, field: String) throws -> GEMMEngine {
+            do {
+                return try GEMMEngine(backend: gemm ?? GEMMEngine.automaticBackend, precision: precision)
+            } catch let error as GEMMEngineError {
+                throw GEMMEngineError("\(field): \(precision.rawValue) with compute.gemm \(gemm?.rawValue ?? "auto"): \(error.message)")
+            }
+        }
     }
 
     /// `eval.toolserver`.
@@ -192,18 +215,19 @@ public struct JobSpec: Sendable {
 }
 
 extension JobSpec {
-    static let topKeys = ["name", "seed", "model", "tokenizer", "data", "train", "checkpoint", "distributed", "eval"]
+    static let topKeys = ["name", "seed", "model", "tokenizer", "data", "train", "checkpoint", "distributed", "eval", "compute"]
     static let modelKeys = ["init", "path", "config"]
     static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "share_prefixes", "keep_thoughts",
                            "loss_turns", "test_query_ids"]
     static let trainKeys = ["epochs", "max_steps", "micro_batch_tokens", "global_batch_tokens", "optimizer", "schedule",
-                            "max_grad_norm", "dropout", "skip_nonfinite"]
+                            "max_grad_norm", "dropout", "skip_nonfinite", "precision"]
     static let optimizerKeys = ["name", "lr", "betas", "eps", "weight_decay"]
     static let scheduleKeys = ["name", "warmup_ratio", "warmup_steps"]
     static let checkpointKeys = ["dir", "every_steps", "keep_last", "resume"]
     static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb"]
     static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop",
-                           "toolserver", "judge"]
+                           "precision", "toolserver", "judge"]
+    static let computeKeys = ["gemm"]
     static let toolServerKeys = ["url", "key_env", "timeout_s", "retries"]
     static let judgeKeys = ["base_url", "model", "key_env", "evaluate_times", "timeout_s", "retries"]
     static let configKeys = ["preset"] + OPTConfig.CodingKeys.allCases.map(\.rawValue)
@@ -302,9 +326,16 @@ extension JobSpec {
 
         let eval = readEval(top, f, maxSeqLen: data?.maxSeqLen)
 
+        var compute = ComputeSpec(gemm: nil)
+        if let c = f.table(top, "compute", allowed: computeKeys) {
+            let choices = ["auto"] + GEMMBackend.allCases.map(\.rawValue)
+            compute.gemm = f.choice(c, "gemm", choices).flatMap(GEMMBackend.init)
+        }
+
         guard let name, let model, let tokenizerPath, let data, let train, let checkpoint, let eval else { return nil }
         return JobSpec(name: name, seed: seed, model: model, tokenizer: TokenizerSpec(path: tokenizerPath), data: data,
-                       train: train, checkpoint: checkpoint, distributed: distributed, eval: eval, file: file, text: text)
+                       train: train, checkpoint: checkpoint, distributed: distributed, eval: eval, compute: compute,
+                       file: file, text: text)
     }
 
     static func readModel(_ top: YAMLTable, _ f: YAMLFields, architecture: ArchitectureSource?) -> ModelSpec? {
@@ -453,6 +484,7 @@ extension JobSpec {
                                      what: "a number >= 0 (0 turns clipping off)") ?? train.maxGradNorm
         train.dropout = f.double(t, "dropout", range: 0...1, openUpper: true) ?? train.dropout
         train.skipNonfinite = f.bool(t, "skip_nonfinite") ?? false
+        train.precision = f.choice(t, "precision", Precision.allCases.map(\.rawValue)).flatMap(Precision.init) ?? .fp32
         return train
     }
 
@@ -460,7 +492,7 @@ extension JobSpec {
         // A prompt needs room: the budget is at most max_seq_len - 16 (and 256 by default).
         let budget = maxSeqLen.map { max(1, $0 - 16) } ?? 1_000_000
         var eval = EvalSpec(maxNewTokens: min(256, budget), everyCheckpoint: true, queries: [], toolenv: nil, maxSteps: 12,
-                            temperature: 0, topP: 1, stop: [], toolServer: nil, judge: nil)
+                            temperature: 0, topP: 1, stop: [], precision: .fp32, toolServer: nil, judge: nil)
         guard let e = f.table(top, "eval", allowed: evalKeys) else { return top.has("eval") ? nil : eval }
         let before = f.issues.count
         eval.maxNewTokens = f.int(e, "max_new_tokens", range: 1...budget,
@@ -477,6 +509,7 @@ extension JobSpec {
         let stop = f.strings(e, "stop", allowed: "a non-empty string or a list of them")
         for item in stop where item.value.isEmpty { f.report(item.keyPath, item.mark, "expected a non-empty string, found an empty one") }
         eval.stop = stop.map(\.value)
+        eval.precision = f.choice(e, "precision", Precision.allCases.map(\.rawValue)).flatMap(Precision.init) ?? .fp32
         if let t = f.table(e, "toolserver", allowed: toolServerKeys) {
             let url = f.string(t, "url", required: true, allowed: "an http:// or https:// address", check: isWebAddress)
             var server = ToolServerSpec(url: url ?? "")

@@ -50,9 +50,12 @@ public final class AdamW {
     }
 
     /// One optimizer step over every range of `groups`, with `learningRate` (default: the hyperparameter;
-    /// a schedule passes its current value).
+    /// a schedule passes its current value). Each gradient is first multiplied by `gradientScale` (global-norm
+    /// clipping's coefficient; the same float32 product as clipping the gradients in place). `rounded`, when
+    /// given, is a bfloat16 copy of the parameters (the weights mixed-precision GEMMs read): each updated
+    /// value is rounded into it in the same pass.
     public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, groups: [Group],
-                       learningRate: Double? = nil) {
+                       learningRate: Double? = nil, gradientScale: Float = 1, rounded: UnsafeMutablePointer<BFloat16>? = nil) {
         step += 1
         let h = hyperparameters
         let lr = learningRate ?? h.learningRate
@@ -73,7 +76,7 @@ public final class AdamW {
                     let applyDecay = group.weightDecay != 0
                     var i = start
                     while i + 16 <= end {
-                        let g = VectorMath.load(gradients + i)
+                        let g = VectorMath.load(gradients + i) * gradientScale
                         var p = VectorMath.load(parameters + i)
                         if applyDecay { p *= decay }
                         let mi = VectorMath.load(m + i) + weight1 * (g - VectorMath.load(m + i))
@@ -81,17 +84,20 @@ public final class AdamW {
                         VectorMath.store(mi, m + i)
                         VectorMath.store(vi, v + i)
                         let denominator = vi.squareRoot() / V(repeating: correction2) + eps
-                        VectorMath.store(p + -stepSize * (mi / denominator), parameters + i)
+                        let updated = p + -stepSize * (mi / denominator)
+                        VectorMath.store(updated, parameters + i)
+                        if let rounded { BFloat16.store(updated, rounded + i) }
                         i += 16
                     }
                     while i < end {
-                        let g = gradients[i]
+                        let g = gradients[i] * gradientScale
                         var p = parameters[i]
                         if applyDecay { p *= decay }
                         m[i] = m[i] + weight1 * (g - m[i])
                         v[i] = v[i] * beta2 + weight2 * g * g
                         let denominator = v[i].squareRoot() / correction2 + eps
                         parameters[i] = p + -stepSize * (m[i] / denominator)
+                        rounded?[i] = BFloat16(parameters[i])
                         i += 1
                     }
                 }

@@ -9,20 +9,10 @@ public enum BLAS {
     /// The CPU kernel set in use, e.g. "Haswell".
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// Threads each BLAS call may use.
+    /// Threads each BLAS call may use: always 1 once a GEMM engine exists (`GEMMEngine` tiles every
+    /// product into single-threaded calls and runs them on ToolTune's pool).
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
-    }
-
-    /// Runs `body` with BLAS limited to `count` threads, then restores the previous count. Kernels that
-    /// run their own parallel loop around many small sgemm calls use this with 1 so the two thread pools
-    /// do not nest.
-    public static func withThreadCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
-        let previous = threadCount
-        if previous == count { return try body() }
-        threadCount = count
-        defer { threadCount = previous }
-        return try body()
+        GEMMEngine.prepareLibraries
+        return Int(openblas_get_num_threads())
     }
 }

@@ -10,7 +10,7 @@ public enum CrossEntropy {
     /// Columns per vocabulary chunk for `rows` rows: about `chunkBudget` logits, at least 64 columns, a
     /// multiple of 16. A function of the shape alone, so the bits of a result never depend on how much
     /// scratch a caller planned.
-    static func chunkWidth(rows: Int, vocab: Int) -> Int {
+    public static func chunkWidth(rows: Int, vocab: Int) -> Int {
         min(vocab, max(64, chunkBudget / max(1, rows) / 16 * 16))
     }
 
@@ -26,10 +26,17 @@ public enum CrossEntropy {
     /// `width` is given (tests force many chunks with it); `scratchCount` plans it.
     /// `predictions` [n], when given, gets each row's argmax over the vocabulary (the first of equal
     /// maxima, as torch.argmax), for token accuracy.
-    public static func forward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                               losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
-                               rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
-                               width: Int? = nil, predictions: UnsafeMutablePointer<Int32>? = nil) {
+    /// Hidden states and table are in the engine's precision (bfloat16 copies for mixed precision); the
+    /// softmax and everything after it are float32, on logits that a bfloat16 engine rounds to bfloat16
+    /// (torch.autocast's lm_head returns bfloat16 logits, which the loss reads in float32).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public static func forward<Element: GEMMElement>(
+        hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
+        losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
+        rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
+        width: Int? = nil, predictions: UnsafeMutablePointer<Int32>? = nil, engine: GEMMEngine = .float32
+    ) {
         guard n > 0 else { return }
         let width = checkedWidth(width, rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
@@ -39,7 +46,7 @@ public enum CrossEntropy {
         for r in 0..<n { runningMax[r] = -.infinity; runningSum[r] = 0 }
         targetLogits.withUnsafeMutableBufferPointer { picked in
             let picked = picked.baseAddress!
-            forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
+            forEachChunk(engine, hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
                 Parallel.forEach(n, minimumChunk: 8) { range in
                     for r in range {
                         let row = scratch + r * w
@@ -65,16 +72,25 @@ public enum CrossEntropy {
 
     /// Gradients of `scale * Σ_n losses[n]`: with g[n, v] = scale * (softmax(logits)[n, v] - [v == target]),
     /// dHidden[n, d] = g · table (overwritten) and dTable[vocab, d] += g^T · hidden. `logSumExp` is the
-    /// forward's. Shapes and chunks as in `forward`.
-    public static func backward(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                                logSumExp: UnsafePointer<Float>, scale: Float,
-                                dHidden: UnsafeMutablePointer<Float>, dTable: UnsafeMutablePointer<Float>,
-                                rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
-                                width: Int? = nil) {
+    /// forward's. Shapes and chunks as in `forward`. A bfloat16 engine works as torch.autocast's lm_head
+    /// does: g rounded to bfloat16 (in `rounded` [n * width]) times bfloat16 inputs, both gradients rounded
+    /// to bfloat16 (dTable's chunk by chunk, before it is added).
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public static func backward<Element: GEMMElement>(
+        hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, targets: UnsafePointer<Int32>,
+        logSumExp: UnsafePointer<Float>, scale: Float,
+        dHidden: UnsafeMutablePointer<Float>, dTable: UnsafeMutablePointer<Float>,
+        rows n: Int, vocab: Int, dim d: Int, scratch: UnsafeMutableBufferPointer<Float>,
+        rounded: UnsafeMutablePointer<BFloat16>? = nil, width: Int? = nil, engine: GEMMEngine = .float32
+    ) {
         guard n > 0 else { return }
         let width = checkedWidth(width, rows: n, vocab: vocab, scratch: scratch.count)
         let scratch = scratch.baseAddress!
-        forEachChunk(hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
+        precondition(Element.precision == .fp32 || rounded != nil, "CrossEntropy.backward: bfloat16 needs `rounded` scratch")
+        let g = UnsafeRawPointer(Element.precision == .fp32 ? UnsafeRawPointer(scratch) : UnsafeRawPointer(rounded!))
+            .assumingMemoryBound(to: Element.self)
+        forEachChunk(engine, hidden: hidden, table: table, rows: n, vocab: vocab, dim: d, width: width, scratch: scratch) { v0, w in
             Parallel.forEach(n, minimumChunk: 8) { range in
                 for r in range {
                     let row = scratch + r * w
@@ -82,10 +98,17 @@ public enum CrossEntropy {
                     let target = Int(targets[r])
                     if target >= v0 && target < v0 + w { row[target - v0] -= 1 }
                     VectorMath.scale(row, w, by: scale)
+                    if let rounded { BFloat16.convert(row, into: rounded + r * w, count: w) }
                 }
             }
-            matmulReproducible(scratch, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1)
-            matmulReproducible(scratch, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+            // dHidden sums over the whole vocabulary: rounded once, after the last chunk, as one matmul is.
+            engine.multiply(g, table + v0 * d, into: dHidden, m: n, n: d, k: w, beta: v0 == 0 ? 0 : 1, rounding: false)
+            engine.multiply(g, hidden, into: dTable + v0 * d, m: w, n: d, k: n, transposeA: true, beta: 1)
+        }
+        if engine.precision == .bf16 {
+            Parallel.forEach(n, minimumChunk: 64) { range in
+                BFloat16.roundInPlace(dHidden + range.lowerBound * d, count: range.count * d)
+            }
         }
     }
 
@@ -96,12 +119,13 @@ public enum CrossEntropy {
     }
 
     /// For each vocabulary chunk [v0, v0 + w): scratch[n, w] = the chunk's logits, then `body(v0, w)`.
-    private static func forEachChunk(hidden: UnsafePointer<Float>, table: UnsafePointer<Float>, rows n: Int, vocab: Int,
-                                     dim d: Int, width: Int, scratch: UnsafeMutablePointer<Float>,
-                                     _ body: (_ v0: Int, _ w: Int) -> Void) {
+    private static func forEachChunk<Element: GEMMElement>(
+        _ engine: GEMMEngine, hidden: UnsafePointer<Element>, table: UnsafePointer<Element>, rows n: Int, vocab: Int,
+        dim d: Int, width: Int, scratch: UnsafeMutablePointer<Float>, _ body: (_ v0: Int, _ w: Int) -> Void
+    ) {
         for v0 in stride(from: 0, to: vocab, by: width) {
             let w = min(width, vocab - v0)
-            matmul(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
+            engine.multiply(hidden, table + v0 * d, into: scratch, m: n, n: w, k: d, transposeB: true)
             body(v0, w)
         }
     }

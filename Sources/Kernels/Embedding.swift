@@ -1,18 +1,26 @@
 /// Table lookups: token embeddings and learned positions.
 public enum Embedding {
-    /// out[n, d] = table[ids[n] + offset, :], or += with `accumulate`. The caller has checked that every
-    /// row index is inside the table.
-    public static func forward(table: UnsafePointer<Float>, ids: UnsafePointer<Int32>, offset: Int = 0,
-                               into out: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int, accumulate: Bool) {
+    /// out[n, d] = table[ids[n] + offset, :], written as float32 or rounded to bfloat16 (a mixed-precision
+    /// GEMM's input). The caller has checked that every row index is inside the table.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public static func forward<Element: GEMMElement>(table: UnsafePointer<Float>, ids: UnsafePointer<Int32>, offset: Int = 0,
+                                                     into out: UnsafeMutablePointer<Element>, rows n: Int, dim d: Int) {
         Parallel.forEach(n, minimumChunk: 64) { range in
             for r in range {
-                let source = table + (Int(ids[r]) + offset) * d
-                if accumulate {
-                    VectorMath.add(source, into: out + r * d, d)
-                } else {
-                    (out + r * d).update(from: source, count: d)
-                }
+                let source = table + (Int(ids[r]) + offset) * d, target = out + r * d
+                var i = 0
+                while i + 16 <= d { Element.store(Float.load(source + i), target + i); i += 16 }
+                while i < d { target[i] = Element(source[i]); i += 1 }
             }
+        }
+    }
+
+    /// out[n, d] += table[ids[n] + offset, :] (the position embeddings added to the token embeddings).
+    public static func add(table: UnsafePointer<Float>, ids: UnsafePointer<Int32>, offset: Int = 0,
+                           into out: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int) {
+        Parallel.forEach(n, minimumChunk: 64) { range in
+            for r in range { VectorMath.add(table + (Int(ids[r]) + offset) * d, into: out + r * d, d) }
         }
     }
 

@@ -24,14 +24,19 @@ public enum GradientClipping {
         return partial.reduce(0, +)
     }
 
-    /// Scales the gradients by maxNorm / (norm + 1e-6) when that is below 1, as torch does; returns the
-    /// norm before clipping. A non-finite norm leaves the gradients unchanged (the caller decides).
+    /// What clipping multiplies the gradients by: maxNorm / (norm + 1e-6) when that is below 1, as torch
+    /// does, else 1 (also for a non-finite norm: the caller decides what to do with such a step).
+    public static func coefficient(norm: Double, maxNorm: Double) -> Float {
+        let coefficient = maxNorm / (norm + 1e-6)
+        return norm.isFinite && coefficient < 1 ? Float(coefficient) : 1
+    }
+
+    /// Scales the gradients by `coefficient(norm:maxNorm:)`; returns the norm before clipping.
     @discardableResult
     public static func clip(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
         let norm = sumOfSquares(gradients, count: count).squareRoot()
-        let coefficient = maxNorm / (norm + 1e-6)
-        if norm.isFinite && coefficient < 1 {
-            let c = Float(coefficient)
+        let c = coefficient(norm: norm, maxNorm: maxNorm)
+        if c < 1 {
             Parallel.forEach(count, minimumChunk: 1 << 16) { range in
                 VectorMath.scale(gradients + range.lowerBound, range.count, by: c)
             }

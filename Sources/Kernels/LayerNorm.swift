@@ -4,11 +4,16 @@ public enum LayerNorm {
     /// OPT's epsilon (transformers' default for nn.LayerNorm).
     public static let epsilon: Float = 1e-5
 
-    /// y[n, d] = (x - mean) * rstd * gamma[d] + beta[d], rstd = 1 / sqrt(var + eps).
+    /// y[n, d] = (x - mean) * rstd * gamma[d] + beta[d], rstd = 1 / sqrt(var + eps), computed in float32
+    /// and written as float32 or rounded to bfloat16 (a mixed-precision GEMM's input).
     /// Saves mean[n] and rstd[n] for `backward` and `apply`.
-    public static func forward(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                               into y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
-                               rstd: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int) {
+    @_specialize(exported: true, where Output == Float)
+    @_specialize(exported: true, where Output == BFloat16)
+    public static func forward<Output: GEMMElement>(
+        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Output>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        rows n: Int, dim d: Int
+    ) {
         Parallel.forEach(n, minimumChunk: 16) { range in
             for r in range {
                 let row = x + r * d
@@ -26,9 +31,12 @@ public enum LayerNorm {
     }
 
     /// y[n, d] from saved statistics (recomputes a forward output in backward instead of storing it).
-    public static func apply(_ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                             mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-                             into y: UnsafeMutablePointer<Float>, rows n: Int, dim d: Int) {
+    @_specialize(exported: true, where Output == Float)
+    @_specialize(exported: true, where Output == BFloat16)
+    public static func apply<Output: GEMMElement>(
+        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, into y: UnsafeMutablePointer<Output>, rows n: Int, dim d: Int
+    ) {
         Parallel.forEach(n, minimumChunk: 16) { range in
             for r in range {
                 let row = x + r * d, out = y + r * d
@@ -37,10 +45,10 @@ public enum LayerNorm {
                 let m = VectorMath.Vector(repeating: mu), sv = VectorMath.Vector(repeating: s)
                 while i + 16 <= d {
                     let v = (VectorMath.load(row + i) - m) * sv * VectorMath.load(gamma + i) + VectorMath.load(beta + i)
-                    VectorMath.store(v, out + i)
+                    Output.store(v, out + i)
                     i += 16
                 }
-                while i < d { out[i] = (row[i] - mu) * s * gamma[i] + beta[i]; i += 1 }
+                while i < d { out[i] = Output((row[i] - mu) * s * gamma[i] + beta[i]); i += 1 }
             }
         }
     }

@@ -32,9 +32,9 @@ public enum Parallel {
     }
 }
 
-/// Sizes both thread pools of the kernels: BLAS calls and `Parallel` loops.
+/// Sizes the kernels' thread pool: `Parallel` loops and the tiles of every GEMM (each library call is
+/// single-threaded).
 public func useThreads(_ count: Int) {
-    BLAS.threadCount = count
     Parallel.threadCount = count
 }
 

@@ -110,6 +110,14 @@ public enum VectorMath {
         while i < count { p[i] *= factor; i += 1 }
     }
 
+    /// y[i] = keep * y[i] + x[i] for i < count.
+    @inlinable
+    public static func addScaled(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, keeping keep: Float, _ count: Int) {
+        var i = 0
+        while i + width <= count { store(load(y + i) * keep + load(x + i), y + i); i += width }
+        while i < count { y[i] = y[i] * keep + x[i]; i += 1 }
+    }
+
     /// y[i] += x[i] for i < count.
     @inlinable
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ count: Int) {
@@ -118,15 +126,23 @@ public enum VectorMath {
         while i < count { y[i] += x[i]; i += 1 }
     }
 
-    /// Column sums of a [rows, columns] matrix with row stride `stride`, added into `sums[columns]`.
-    /// Parallel over column ranges; each column adds its rows in order, so the result does not depend
-    /// on the thread count.
-    public static func addColumnSums(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int? = nil,
-                                     into sums: UnsafeMutablePointer<Float>) {
+    /// Column sums of a [rows, columns] matrix with row stride `stride` (float32, or bfloat16 widened),
+    /// added into `sums[columns]`. Parallel over column ranges; each column adds its rows in order, so the
+    /// result does not depend on the thread count.
+    @_specialize(exported: true, where Element == Float)
+    @_specialize(exported: true, where Element == BFloat16)
+    public static func addColumnSums<Element: GEMMElement>(_ matrix: UnsafePointer<Element>, rows: Int, columns: Int,
+                                                           stride: Int? = nil, into sums: UnsafeMutablePointer<Float>) {
         let stride = stride ?? columns
         Parallel.forEach(columns, minimumChunk: 256) { cols in
             for r in 0..<rows {
-                add(matrix + r * stride + cols.lowerBound, into: sums + cols.lowerBound, cols.count)
+                let row = matrix + r * stride
+                var i = cols.lowerBound
+                while i + width <= cols.upperBound {
+                    store(load(sums + i) + Element.load(row + i), sums + i)
+                    i += width
+                }
+                while i < cols.upperBound { sums[i] += row[i].floatValue; i += 1 }
             }
         }
     }

@@ -9,9 +9,9 @@ enum DropoutSite {
 
 /// Attention over the scaled q|k|v [N, 3C] into its output [N, C]: over the pass's mask in training, over
 /// the KV cache in decoding.
-typealias Attend = (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+typealias Attend<Element: GEMMElement> = (UnsafeMutablePointer<Element>, UnsafeMutablePointer<Element>) -> Void
 /// (x, residual, out, site): out = residual + x, with x through the dropout mask of `site` when training.
-typealias AddResidual = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+typealias AddResidual<Element: GEMMElement> = (UnsafePointer<Element>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
 
 // One decoder layer, as transformers' OPTDecoderLayer: an attention block, then an MLP block, each
 //
@@ -20,28 +20,31 @@ typealias AddResidual = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutab
 //
 // with self_attn_layer_norm in the attention block and final_layer_norm in the MLP block. Every buffer is
 // [N, C] unless noted (Workspace.swift); `b` is the layer's buffers, `w` the workspace's gradient scratch.
+// `Element` is the model's precision: every linear and attention product reads its inputs as Element and,
+// in bfloat16, returns bfloat16 as torch.autocast's do; LayerNorm and the residual sums run in float32.
 extension OPTModel {
     // MARK: Dropout and the residual
 
     /// `out = residual + dropout(x)` at `site`, or a plain sum without dropout.
-    func residualAdd(_ x: UnsafePointer<Float>, residual: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
-                     _ w: Workspace, _ pass: Pass, site: Int) {
+    func residualAdd<Element: GEMMElement>(_ x: UnsafePointer<Element>, residual: UnsafePointer<Float>,
+                                           into out: UnsafeMutablePointer<Float>, _ w: Workspace, _ pass: Pass, site: Int) {
         if let dropout = pass.dropout {
             dropout.residualAdd(x, residual: residual, into: out, rows: w.rows, length: w.length, dim: w.hidden,
-                                sequences: pass.batch.sequenceIDs, site: site)
+                                sequences: pass.batch.sequenceIDs, site: site, mask: w.dropoutMask(site: site))
         } else {
             Residual.add(x, residual: residual, into: out, count: w.tokens * w.hidden)
         }
     }
 
-    /// The gradient of a dropout-residual sum with respect to its branch: dOut itself without dropout.
-    /// (With respect to the residual it is dOut, which the caller keeps.)
-    private func branchGradient(_ dOut: UnsafeMutablePointer<Float>, _ w: Workspace, _ pass: Pass,
-                                site: Int) -> UnsafeMutablePointer<Float> {
-        guard let dropout = pass.dropout else { return dOut }
-        dropout.backward(dOut, into: w.dBranch.pointer, rows: w.rows, length: w.length, dim: w.hidden,
-                         sequences: pass.batch.sequenceIDs, site: site)
-        return w.dBranch.pointer
+    /// The gradient of a dropout-residual sum with respect to its branch, as the branch's linear reads it:
+    /// dOut itself without dropout (rounded for bfloat16). (With respect to the residual it is dOut, which
+    /// the caller keeps.)
+    private func branchGradient<Element: GEMMElement>(_ dOut: UnsafeMutablePointer<Float>, _ w: Workspace, _ pass: Pass,
+                                                      site: Int) -> UnsafeMutablePointer<Element> {
+        let dBranch = w.dBranch.elements(Element.self)
+        guard let dropout = pass.dropout else { return Element.inputs(dOut, count: w.tokens * w.hidden, scratch: dBranch) }
+        dropout.backward(dOut, into: dBranch, rows: w.rows, length: w.length, dim: w.hidden, mask: w.dropoutMask(site: site))
+        return dBranch
     }
 
     // MARK: The attention block
@@ -49,20 +52,25 @@ extension OPTModel {
     /// x (b.input) -> the MLP block's input: b.residual1 = x + dropout(out_proj(attention(q, k, v))), with
     /// q|k|v = qkv_proj(LN(x)) (pre-LN) or qkv_proj(x) (post-LN, which then returns LN(residual1) in
     /// b.normOutput). `attend` runs attention, `addResidual` the dropout-residual sum.
-    func attentionBlockForward(_ l: Int, _ b: LayerBuffers, attend: Attend, addResidual: AddResidual) -> UnsafeMutablePointer<Float> {
-        let L = layout.layers[l], p = parameters.pointer
+    func attentionBlockForward<Element: GEMMElement>(_ l: Int, _ b: LayerBuffers<Element>, attend: Attend<Element>,
+                                                     addResidual: AddResidual<Element>) -> UnsafeMutablePointer<Float> {
+        let L = layout.layers[l], p = parameters.pointer, wt = weights(Element.self)
         let n = b.rows, h = config.hiddenSize, x = b.input, norm = b.attentionNorm
         let preLN = config.doLayerNormBefore
+        let input: UnsafeMutablePointer<Element>
         if preLN {
-            LayerNorm.forward(x, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias, into: b.normOutput,
+            LayerNorm.forward(x, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias, into: b.linearInput,
                               mean: norm.mean, rstd: norm.rstd, rows: n, dim: h)
+            input = b.linearInput
+        } else {
+            input = Element.inputs(x, count: n * h, scratch: b.linearInput)
         }
-        Linear.forward(preLN ? b.normOutput : x, weight: p + L.qkvWeight, bias: p + L.qkvBias, into: b.qkv, rows: n,
-                       inFeatures: h, outFeatures: 3 * h)
+        Linear.forward(input, weight: wt + L.qkvWeight, bias: wt + L.qkvBias, into: b.qkv, rows: n, inFeatures: h,
+                       outFeatures: 3 * h, engine: engine)
         scaleQueries(b.qkv, rows: n, hidden: h)
         attend(b.qkv, b.attention)
-        Linear.forward(b.attention, weight: p + L.outWeight, bias: p + L.outBias, into: b.branch, rows: n,
-                       inFeatures: h, outFeatures: h)
+        Linear.forward(b.attention, weight: wt + L.outWeight, bias: wt + L.outBias, into: b.branch, rows: n,
+                       inFeatures: h, outFeatures: h, engine: engine)
         addResidual(b.branch, x, b.residual1, DropoutSite.attention(l))
         if preLN { return b.residual1 }
         LayerNorm.forward(b.residual1, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias,
@@ -72,9 +80,10 @@ extension OPTModel {
 
     /// Given d(block output) (pre-LN: dStream = d(residual1); post-LN: `dOutput` = d(LN(residual1))), adds
     /// the block's parameter gradients and leaves d(x) in dStream.
-    private func attentionBlockBackward(_ l: Int, _ b: LayerBuffers, dOutput: UnsafeMutablePointer<Float>,
-                                        _ w: Workspace, _ pass: Pass) {
-        let L = layout.layers[l], p = parameters.pointer, g = gradients.pointer
+    private func attentionBlockBackward<Element: GEMMElement>(_ l: Int, _ b: LayerBuffers<Element>,
+                                                              dOutput: UnsafeMutablePointer<Float>, _ w: Workspace,
+                                                              _ pass: Pass) {
+        let L = layout.layers[l], p = parameters.pointer, wt = weights(Element.self), g = gradients.pointer
         let n = b.rows, h = config.hiddenSize, x = b.input, norm = b.attentionNorm, dStream = w.dStream.pointer
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
         let preLN = config.doLayerNormBefore
@@ -84,24 +93,28 @@ extension OPTModel {
                                dBeta: g + L.attentionNormBias, rows: n, dim: h)
         }
         // dStream = d(residual1): d(x) through the residual, and the branch's gradient below.
-        let dOut = branchGradient(dStream, w, pass, site: DropoutSite.attention(l))
-        let dAttention = w.dNorm.pointer
-        Linear.backward(dOut, input: b.attention, weight: p + L.outWeight, dInput: dAttention,
-                        dWeight: g + L.outWeight, dBias: g + L.outBias, rows: n, inFeatures: h, outFeatures: h)
-        Attention.backward(qkv: b.qkv, output: b.attention, dOutput: dAttention, logSumExp: w.logSumExp(l),
-                           dQKV: w.dQKV.pointer, mask: pass.mask, shape: shape, scratch: w.activations.attentionScratch)
+        let dOut: UnsafeMutablePointer<Element> = branchGradient(dStream, w, pass, site: DropoutSite.attention(l))
+        let dAttention = w.dAttention.elements(Element.self)
+        Linear.backward(dOut, input: b.attention, weight: wt + L.outWeight, dInput: dAttention,
+                        dWeight: g + L.outWeight, dBias: g + L.outBias, rows: n, inFeatures: h, outFeatures: h, engine: engine)
+        Attention.backward(qkv: b.qkv, dOutput: dAttention, logSumExp: w.logSumExp(l), dQKV: w.dQKV.pointer,
+                           mask: pass.mask, shape: shape, scratch: w.activations.attentionScratch, engine: engine)
         scaleQueries(w.dQKV.pointer, rows: n, hidden: h)
+        let dQKV = Element.inputs(w.dQKV.pointer, count: n * 3 * h, scratch: w.dQKVInput.elements())
         if preLN {
             LayerNorm.apply(x, gamma: p + L.attentionNormWeight, beta: p + L.attentionNormBias, mean: norm.mean,
-                            rstd: norm.rstd, into: b.normOutput, rows: n, dim: h)
-            Linear.backward(w.dQKV.pointer, input: b.normOutput, weight: p + L.qkvWeight, dInput: w.dNorm.pointer,
-                            dWeight: g + L.qkvWeight, dBias: g + L.qkvBias, rows: n, inFeatures: h, outFeatures: 3 * h)
+                            rstd: norm.rstd, into: b.linearInput, rows: n, dim: h)
+            Linear.backward(dQKV, input: b.linearInput, weight: wt + L.qkvWeight, dInput: w.dNorm.pointer,
+                            dWeight: g + L.qkvWeight, dBias: g + L.qkvBias, rows: n, inFeatures: h, outFeatures: 3 * h,
+                            engine: engine)
             LayerNorm.backward(w.dNorm.pointer, input: x, mean: norm.mean, rstd: norm.rstd, gamma: p + L.attentionNormWeight,
                                dInput: dStream, accumulate: true, dGamma: g + L.attentionNormWeight,
                                dBeta: g + L.attentionNormBias, rows: n, dim: h)
         } else {
-            Linear.backward(w.dQKV.pointer, input: x, weight: p + L.qkvWeight, dInput: dStream, accumulateInput: true,
-                            dWeight: g + L.qkvWeight, dBias: g + L.qkvBias, rows: n, inFeatures: h, outFeatures: 3 * h)
+            let input = Element.inputs(x, count: n * h, scratch: b.linearInput)
+            Linear.backward(dQKV, input: input, weight: wt + L.qkvWeight, dInput: dStream, accumulateInput: true,
+                            dWeight: g + L.qkvWeight, dBias: g + L.qkvBias, rows: n, inFeatures: h, outFeatures: 3 * h,
+                            engine: engine)
         }
     }
 
@@ -110,19 +123,24 @@ extension OPTModel {
     /// `input` (the attention block's output: b.residual1, or LN(residual1) in b.normOutput) -> b.output:
     /// input + dropout(fc2(relu(fc1(LN(input))))) (pre-LN), or LN(b.residual2 = input +
     /// dropout(fc2(relu(fc1(input))))) (post-LN). b.fcHidden [N, F] keeps relu(fc1).
-    func mlpBlockForward(_ l: Int, _ b: LayerBuffers, input: UnsafeMutablePointer<Float>, addResidual: AddResidual) {
-        let L = layout.layers[l], p = parameters.pointer
+    func mlpBlockForward<Element: GEMMElement>(_ l: Int, _ b: LayerBuffers<Element>, input: UnsafeMutablePointer<Float>,
+                                               addResidual: AddResidual<Element>) {
+        let L = layout.layers[l], p = parameters.pointer, wt = weights(Element.self)
         let n = b.rows, h = config.hiddenSize, f = config.ffnDim, norm = b.mlpNorm
         let preLN = config.doLayerNormBefore
+        let fc1Input: UnsafeMutablePointer<Element>
         if preLN {
-            LayerNorm.forward(input, gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: b.normOutput,
+            LayerNorm.forward(input, gamma: p + L.mlpNormWeight, beta: p + L.mlpNormBias, into: b.linearInput,
                               mean: norm.mean, rstd: norm.rstd, rows: n, dim: h)
+            fc1Input = b.linearInput
+        } else {
+            fc1Input = Element.inputs(input, count: n * h, scratch: b.linearInput)
         }
-        Linear.forward(b.normOutput, weight: p + L.fc1Weight, bias: p + L.fc1Bias, into: b.fcHidden, rows: n,
-                       inFeatures: h, outFeatures: f)
+        Linear.forward(fc1Input, weight: wt + L.fc1Weight, bias: wt + L.fc1Bias, into: b.fcHidden, rows: n,
+                       inFeatures: h, outFeatures: f, engine: engine)
         ReLU.forward(b.fcHidden, count: n * f)
-        Linear.forward(b.fcHidden, weight: p + L.fc2Weight, bias: p + L.fc2Bias, into: b.branch, rows: n,
-                       inFeatures: f, outFeatures: h)
+        Linear.forward(b.fcHidden, weight: wt + L.fc2Weight, bias: wt + L.fc2Bias, into: b.branch, rows: n,
+                       inFeatures: f, outFeatures: h, engine: engine)
         if preLN {
             addResidual(b.branch, input, b.output, DropoutSite.mlp(l))
         } else {
@@ -134,9 +152,10 @@ extension OPTModel {
 
     /// Given dStream = d(layer output), adds the block's parameter gradients and returns d(block input):
     /// dStream itself (pre-LN, the LayerNorm path added to it) or dResidual (post-LN). The block's input,
-    /// not kept, is recomputed from b.residual1 into b.normOutput.
-    private func mlpBlockBackward(_ l: Int, _ b: LayerBuffers, _ w: Workspace, _ pass: Pass) -> UnsafeMutablePointer<Float> {
-        let L = layout.layers[l], p = parameters.pointer, g = gradients.pointer
+    /// not kept, is recomputed from b.residual1 into b.linearInput.
+    private func mlpBlockBackward<Element: GEMMElement>(_ l: Int, _ b: LayerBuffers<Element>, _ w: Workspace,
+                                                        _ pass: Pass) -> UnsafeMutablePointer<Float> {
+        let L = layout.layers[l], p = parameters.pointer, wt = weights(Element.self), g = gradients.pointer
         let n = b.rows, h = config.hiddenSize, f = config.ffnDim, dStream = w.dStream.pointer
         let preLN = config.doLayerNormBefore
         // d(residual sum): the layer output's gradient (pre-LN), or through final_layer_norm (post-LN).
@@ -150,26 +169,28 @@ extension OPTModel {
                                dBeta: g + L.mlpNormBias, rows: n, dim: h)
             dSum = w.dResidual.pointer
         }
-        let dFC2 = branchGradient(dSum, w, pass, site: DropoutSite.mlp(l))
-        Linear.backward(dFC2, input: b.fcHidden, weight: p + L.fc2Weight, dInput: w.dHidden.pointer,
-                        dWeight: g + L.fc2Weight, dBias: g + L.fc2Bias, rows: n, inFeatures: f, outFeatures: h)
-        ReLU.backward(w.dHidden.pointer, output: b.fcHidden, count: n * f)
+        let dFC2: UnsafeMutablePointer<Element> = branchGradient(dSum, w, pass, site: DropoutSite.mlp(l))
+        let dHidden = w.dHidden.elements(Element.self)
+        Linear.backward(dFC2, input: b.fcHidden, weight: wt + L.fc2Weight, dInput: dHidden,
+                        dWeight: g + L.fc2Weight, dBias: g + L.fc2Bias, rows: n, inFeatures: f, outFeatures: h, engine: engine)
+        ReLU.backward(dHidden, output: b.fcHidden, count: n * f)
         // fc1's input: pre-LN final_layer_norm(residual1); post-LN the block input, self_attn_layer_norm(residual1).
         let (norm, gamma, beta) = preLN ? (b.mlpNorm, L.mlpNormWeight, L.mlpNormBias)
                                         : (b.attentionNorm, L.attentionNormWeight, L.attentionNormBias)
         LayerNorm.apply(b.residual1, gamma: p + gamma, beta: p + beta, mean: norm.mean, rstd: norm.rstd,
-                        into: b.normOutput, rows: n, dim: h)
+                        into: b.linearInput, rows: n, dim: h)
         if preLN {
-            Linear.backward(w.dHidden.pointer, input: b.normOutput, weight: p + L.fc1Weight, dInput: w.dNorm.pointer,
-                            dWeight: g + L.fc1Weight, dBias: g + L.fc1Bias, rows: n, inFeatures: h, outFeatures: f)
+            Linear.backward(dHidden, input: b.linearInput, weight: wt + L.fc1Weight, dInput: w.dNorm.pointer,
+                            dWeight: g + L.fc1Weight, dBias: g + L.fc1Bias, rows: n, inFeatures: h, outFeatures: f,
+                            engine: engine)
             LayerNorm.backward(w.dNorm.pointer, input: b.residual1, mean: norm.mean, rstd: norm.rstd, gamma: p + gamma,
                                dInput: dStream, accumulate: true, dGamma: g + gamma, dBeta: g + beta, rows: n, dim: h)
             return dStream
         }
         // The block input feeds both fc1 and the residual: its gradient is the sum.
-        Linear.backward(w.dHidden.pointer, input: b.normOutput, weight: p + L.fc1Weight, dInput: dSum,
+        Linear.backward(dHidden, input: b.linearInput, weight: wt + L.fc1Weight, dInput: dSum,
                         accumulateInput: true, dWeight: g + L.fc1Weight, dBias: g + L.fc1Bias, rows: n,
-                        inFeatures: h, outFeatures: f)
+                        inFeatures: h, outFeatures: f, engine: engine)
         return dSum
     }
 
@@ -178,36 +199,43 @@ extension OPTModel {
     /// Decoder layer `l` over `b.rows` tokens: `b.output` from `b.input`. `attend` and `addResidual` are
     /// where training and cached decoding differ (attention over the pass or the KV cache; dropout or not),
     /// besides where the buffers are.
-    func layerForward(_ l: Int, _ b: LayerBuffers, attend: Attend, addResidual: AddResidual) {
+    func layerForward<Element: GEMMElement>(_ l: Int, _ b: LayerBuffers<Element>, attend: Attend<Element>,
+                                            addResidual: AddResidual<Element>) {
         let mid = attentionBlockForward(l, b, attend: attend, addResidual: addResidual)
         mlpBlockForward(l, b, input: mid, addResidual: addResidual)
     }
 
     /// Training's layer l: attention over the pass's mask, dropout at both sites, activations kept.
-    func layerForward(_ l: Int, _ w: Workspace, _ pass: Pass) {
+    func layerForward<Element: GEMMElement>(_ l: Int, _ w: Workspace, _ pass: Pass, _ type: Element.Type) {
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
-        layerForward(l, w.layer(l), attend: { qkv, output in
+        layerForward(l, w.layer(l, type), attend: { qkv, output in
             Attention.forward(qkv: qkv, output: output, logSumExp: w.logSumExp(l), mask: pass.mask, shape: shape,
-                              scratch: w.activations.attentionScratch)
+                              scratch: w.activations.attentionScratch, engine: engine)
         }, addResidual: { x, residual, out, site in
             residualAdd(x, residual: residual, into: out, w, pass, site: site)
         })
     }
 
     /// Given dStream = d(layer output), adds the layer's parameter gradients and leaves d(layer input) in dStream.
-    func layerBackward(_ l: Int, _ w: Workspace, _ pass: Pass) {
-        let b = w.layer(l)
+    func layerBackward<Element: GEMMElement>(_ l: Int, _ w: Workspace, _ pass: Pass, _ type: Element.Type) {
+        let b = w.layer(l, type)
         let dMid = mlpBlockBackward(l, b, w, pass)
         attentionBlockBackward(l, b, dOutput: dMid, w, pass)
     }
 
     var queryScale: Float { Float(1 / Double(config.headDim).squareRoot()) }
 
-    /// q = q * head_dim^-0.5 in place, after q_proj's bias (transformers' order); the same on d(q) in backward.
-    func scaleQueries(_ qkv: UnsafeMutablePointer<Float>, rows n: Int, hidden h: Int) {
+    /// q = q * head_dim^-0.5 in place, after q_proj's bias (transformers' order; a bfloat16 q is rounded
+    /// again, as torch multiplies a bfloat16 tensor); the same on d(q) in backward.
+    func scaleQueries<Element: GEMMElement>(_ qkv: UnsafeMutablePointer<Element>, rows n: Int, hidden h: Int) {
         let s = queryScale
         Parallel.forEach(n, minimumChunk: 64) { range in
-            for r in range { VectorMath.scale(qkv + r * 3 * h, h, by: s) }
+            for r in range {
+                let q = qkv + r * 3 * h
+                var i = 0
+                while i + 16 <= h { Element.store(Element.load(q + i) * s, q + i); i += 16 }
+                while i < h { q[i] = Element(q[i].floatValue * s); i += 1 }
+            }
         }
     }
 }

@@ -10,18 +10,28 @@ public final class KVCache {
     public let capacity: Int
     public private(set) var tokens: [Int32] = []
     let config: OPTConfig
+    /// The model's precision: bfloat16 keys and values for a bf16 model (as autocast's k_proj and v_proj
+    /// return them), half the bytes.
+    let precision: Precision
     let keys: FloatBuffer
     let values: FloatBuffer
 
-    /// A cache for up to `capacity` tokens (at most the model's `max_position_embeddings`).
-    public init(config: OPTConfig, capacity: Int) throws {
+    /// A cache for up to `capacity` tokens (at most the model's `max_position_embeddings`) of `model`.
+    public convenience init(for model: OPTModel, capacity: Int) throws {
+        try self.init(config: model.config, precision: model.engine.precision, capacity: capacity)
+    }
+
+    /// A cache for up to `capacity` tokens of a model with `config` running in `precision`.
+    public init(config: OPTConfig, precision: Precision = .fp32, capacity: Int) throws {
         guard capacity >= 1, capacity <= config.maxPositionEmbeddings else {
             throw OPTModelError(message: "KV cache capacity \(capacity) is outside 1...\(config.maxPositionEmbeddings) (max_position_embeddings)")
         }
         self.capacity = capacity
         self.config = config
-        keys = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize)
-        values = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize)
+        self.precision = precision
+        let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
+        keys = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize, of: element)
+        values = FloatBuffer(count: config.numHiddenLayers * capacity * config.hiddenSize, of: element)
     }
 
     /// Tokens cached; the next token's position.
@@ -40,8 +50,12 @@ public final class KVCache {
         return common
     }
 
-    func keys(_ l: Int) -> UnsafeMutablePointer<Float> { keys.pointer + l * capacity * config.hiddenSize }
-    func values(_ l: Int) -> UnsafeMutablePointer<Float> { values.pointer + l * capacity * config.hiddenSize }
+    func keys<Element: GEMMElement>(_ l: Int, _: Element.Type) -> UnsafeMutablePointer<Element> {
+        keys.elements() + l * capacity * config.hiddenSize
+    }
+    func values<Element: GEMMElement>(_ l: Int, _: Element.Type) -> UnsafeMutablePointer<Element> {
+        values.elements() + l * capacity * config.hiddenSize
+    }
 
     func append(_ new: [Int32]) { tokens += new }
 }
@@ -52,19 +66,26 @@ final class DecodeScratch {
     let rows: Int, length: Int
     /// One kept slot, overwritten by each layer; two streams, read and written in turn.
     let activations: LayerActivations
-    /// The last row through the head: normalized [hidden], statistics [2], projected [embed].
-    let head: FloatBuffer
+    /// The last row through the head: statistics [2]; normalized [hidden] and projected [embed], GEMM inputs.
+    let headStatistics: FloatBuffer
+    let headNormOutput: FloatBuffer
+    let headProjected: FloatBuffer
 
-    init(config: OPTConfig, rows: Int, length: Int) {
+    init(config: OPTConfig, precision: Precision, rows: Int, length: Int) {
         self.rows = rows
         self.length = length
-        activations = LayerActivations(config: config, tokens: rows, length: length, kept: 1, streams: 2)
-        head = FloatBuffer(count: config.hiddenSize + 2 + config.wordEmbedProjDim)
+        activations = LayerActivations(config: config, precision: precision, tokens: rows, length: length, kept: 1, streams: 2)
+        let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
+        headStatistics = FloatBuffer(count: 2)
+        headNormOutput = FloatBuffer(count: config.hiddenSize, of: element)
+        headProjected = FloatBuffer(count: config.wordEmbedProjDim, of: element)
     }
 
+    var precision: Precision { activations.precision }
+
     /// Layer buffers for `n` rows; the layer reads stream `l % 2` and writes the other.
-    func layer(_ l: Int, rows n: Int, config: OPTConfig) -> LayerBuffers {
-        activations.layer(rows: n, input: l % 2, output: (l + 1) % 2, kept: 0, stride: rows, hidden: config.hiddenSize,
+    func layer<Element: GEMMElement>(_ l: Int, rows n: Int, config: OPTConfig, _ type: Element.Type) -> LayerBuffers<Element> {
+        activations.layer(type, rows: n, input: l % 2, output: (l + 1) % 2, kept: 0, stride: rows, hidden: config.hiddenSize,
                           ffn: config.ffnDim)
     }
 
@@ -80,14 +101,21 @@ extension OPTModel {
     /// dropout); the same kernels as `forward`, so the logits equal a full recomputation of the sequence
     /// up to float rounding.
     public func extend(_ cache: KVCache, with tokens: [Int32]) throws -> [Float] {
-        let (s, outputs) = try runCached(cache, tokens)
-        let h = config.hiddenSize, head = s.head.pointer
-        let z = headForward(outputs + (tokens.count - 1) * h, rows: 1, normOutput: head, mean: head + h, rstd: head + h + 1,
-                            projected: head + h + 2)
+        switch engine.precision {
+        case .fp32: try extend(cache, with: tokens, Float.self)
+        case .bf16: try extend(cache, with: tokens, BFloat16.self)
+        }
+    }
+
+    private func extend<Element: GEMMElement>(_ cache: KVCache, with tokens: [Int32], _ type: Element.Type) throws -> [Float] {
+        let (s, outputs) = try runCached(cache, tokens, type)
+        let h = config.hiddenSize, statistics = s.headStatistics.pointer
+        let z = headForward(outputs + (tokens.count - 1) * h, rows: 1, normOutput: s.headNormOutput.elements(type),
+                            mean: statistics, rstd: statistics + 1, projected: s.headProjected.elements(type))
         var logits = [Float](repeating: 0, count: config.vocabSize)
         logits.withUnsafeMutableBufferPointer { out in
-            matvec(parameters.pointer + layout.embedTokens, z, into: out.baseAddress!, rows: config.vocabSize,
-                   columns: config.wordEmbedProjDim)
+            engine.multiplyVector(weights(type) + layout.embedTokens, z, into: out.baseAddress!, rows: config.vocabSize,
+                                  columns: config.wordEmbedProjDim)
         }
         return logits
     }
@@ -104,22 +132,31 @@ extension OPTModel {
             throw MicroBatchError(message: "targets[\(i)] = \(t) is outside the vocabulary 0..<\(config.vocabSize)")
         }
         cache.truncate(to: 0)
-        let (_, outputs) = try runCached(cache, tokens)
+        return switch engine.precision {
+        case .fp32: try teacherForced(tokens, targets: targets, cache: cache, Float.self)
+        case .bf16: try teacherForced(tokens, targets: targets, cache: cache, BFloat16.self)
+        }
+    }
+
+    private func teacherForced<Element: GEMMElement>(_ tokens: [Int32], targets: [Int32], cache: KVCache,
+                                                     _ type: Element.Type) throws -> ForwardResult {
+        let (_, outputs) = try runCached(cache, tokens, type)
         let rows = targets.indices.filter { targets[$0] >= 0 }, chosen = rows.map { targets[$0] }
         let m = rows.count, h = config.hiddenSize, e = config.wordEmbedProjDim, vocab = config.vocabSize
         guard m > 0 else { return ForwardResult(lossSum: 0, targetCount: 0, targetLosses: []) }
-        let gathered = FloatBuffer(count: m * h), normOutput = FloatBuffer(count: m * h), statistics = FloatBuffer(count: 2 * m)
-        let projected = FloatBuffer(count: m * e), losses = FloatBuffer(count: m), logSumExp = FloatBuffer(count: m)
+        let gathered = FloatBuffer(count: m * h), normOutput = FloatBuffer(count: m * h, of: type)
+        let statistics = FloatBuffer(count: 2 * m), projected = FloatBuffer(count: m * e, of: type)
+        let losses = FloatBuffer(count: m), logSumExp = FloatBuffer(count: m)
         let scratch = FloatBuffer(count: CrossEntropy.scratchCount(rows: m, vocab: vocab))
         for (i, row) in rows.enumerated() { (gathered.pointer + i * h).update(from: outputs + row * h, count: h) }
-        let z = headForward(gathered.pointer, rows: m, normOutput: normOutput.pointer, mean: statistics.pointer,
-                            rstd: statistics.pointer + m, projected: projected.pointer)
+        let z = headForward(gathered.pointer, rows: m, normOutput: normOutput.elements(type), mean: statistics.pointer,
+                            rstd: statistics.pointer + m, projected: projected.elements(type))
         var predictions = [Int32](repeating: 0, count: m)
         chosen.withUnsafeBufferPointer { t in
             predictions.withUnsafeMutableBufferPointer { out in
-                CrossEntropy.forward(hidden: z, table: parameters.pointer + layout.embedTokens, targets: t.baseAddress!,
+                CrossEntropy.forward(hidden: z, table: weights(type) + layout.embedTokens, targets: t.baseAddress!,
                                      losses: losses.pointer, logSumExp: logSumExp.pointer, rows: m, vocab: vocab, dim: e,
-                                     scratch: scratch.buffer, predictions: out.baseAddress)
+                                     scratch: scratch.buffer, predictions: out.baseAddress, engine: engine)
             }
         }
         let values = losses.array
@@ -129,10 +166,14 @@ extension OPTModel {
 
     /// Runs `tokens` at the cache's next positions and appends their keys and values; returns the
     /// scratch and its pointer to the last layer's outputs [tokens.count, hidden].
-    func runCached(_ cache: KVCache, _ tokens: [Int32]) throws -> (DecodeScratch, UnsafeMutablePointer<Float>) {
+    func runCached<Element: GEMMElement>(_ cache: KVCache, _ tokens: [Int32],
+                                         _ type: Element.Type) throws -> (DecodeScratch, UnsafeMutablePointer<Float>) {
         let n = tokens.count, start = cache.count
         guard n >= 1 else { throw OPTModelError(message: "KV cache: no tokens to run") }
         guard cache.config == config else { throw OPTModelError(message: "KV cache made for another model configuration") }
+        guard cache.precision == engine.precision else {
+            throw OPTModelError(message: "KV cache made for \(cache.precision.rawValue), the model runs \(engine.precision.rawValue)")
+        }
         guard start + n <= cache.capacity else {
             throw OPTModelError(message: "KV cache full: \(start) cached + \(n) new tokens > capacity \(cache.capacity)")
         }
@@ -143,10 +184,10 @@ extension OPTModel {
         let h = config.hiddenSize
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
         embed(tokens, positions: (start..<(start + n)).map(Int32.init), into: s.activations.streams.pointer,
-              tokenEmbeddings: s.activations.tokenEmbeddings?.pointer)
+              tokenEmbeddings: s.activations.tokenEmbeddings?.elements(type))
         for l in 0..<config.numHiddenLayers {
-            layerForward(l, s.layer(l, rows: n, config: config), attend: { qkv, output in
-                let keys = cache.keys(l), values = cache.values(l)
+            layerForward(l, s.layer(l, rows: n, config: config, type), attend: { qkv, output in
+                let keys = cache.keys(l, type), values = cache.values(l, type)
                 Parallel.forEach(n, minimumChunk: 64) { range in
                     for i in range {
                         (keys + (start + i) * h).update(from: qkv + i * 3 * h + h, count: h)
@@ -155,7 +196,7 @@ extension OPTModel {
                 }
                 Attention.forwardCached(queries: qkv, queryStride: 3 * h, keys: keys, values: values, cacheStride: h,
                                         start: start, count: n, output: output, shape: shape,
-                                        scratch: s.activations.attentionScratch)
+                                        scratch: s.activations.attentionScratch, engine: engine)
             }, addResidual: { x, residual, out, _ in
                 Residual.add(x, residual: residual, into: out, count: n * h)
             })
@@ -176,10 +217,10 @@ extension OPTModel {
 
     /// Scratch for `rows` new tokens against `length` cached ones, kept while big enough.
     func decodeScratch(rows: Int, length: Int) -> DecodeScratch {
-        if let s = decoding, s.rows >= rows, s.length >= length { return s }
+        if let s = decoding, s.precision == engine.precision, s.rows >= rows, s.length >= length { return s }
         let planned = (rows: max(rows, decoding?.rows ?? 0), length: max(length, decoding?.length ?? 0))
         decoding = nil  // free the old one first
-        let s = DecodeScratch(config: config, rows: planned.rows, length: planned.length)
+        let s = DecodeScratch(config: config, precision: engine.precision, rows: planned.rows, length: planned.length)
         decoding = s
         return s
     }

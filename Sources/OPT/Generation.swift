@@ -102,8 +102,8 @@ extension OPTModel {
     public func generate(prompt: [Int32], options: GenerationOptions, cache: KVCache? = nil,
                          shouldStop: ([Int32]) -> Bool = { _ in false }) throws -> GeneratedTokens {
         guard options.maxNewTokens >= 1 else { throw OPTModelError(message: "max_new_tokens must be at least 1") }
-        let cache = try cache ?? KVCache(config: config, capacity: min(config.maxPositionEmbeddings,
-                                                                        prompt.count + options.maxNewTokens))
+        let cache = try cache ?? KVCache(for: self, capacity: min(config.maxPositionEmbeddings,
+                                                                   prompt.count + options.maxNewTokens))
         guard prompt.count <= cache.capacity else {
             throw OPTModelError(message: "prompt of \(prompt.count) tokens does not fit the KV cache of \(cache.capacity) (max_position_embeddings \(config.maxPositionEmbeddings))")
         }

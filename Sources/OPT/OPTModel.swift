@@ -6,14 +6,25 @@ import Kernels
 /// the activation memory of the last shape it ran.
 ///
 /// Training: `zeroGradients()`, then per micro-batch `forward(_:dropout:)` and `backward(scale:)` (which
-/// adds to the gradients), then an optimizer step over `parameters` and `gradients`. The model is one
-/// replica for one thread of control: do not call it from several threads at once.
+/// adds to the gradients), then an optimizer step over `parameters` and `gradients` (that also refreshes
+/// `roundedParameters`). The model is one replica for one thread of control: do not call it from several
+/// threads at once.
+///
+/// Every matrix product runs on `engine`, whose precision is the model's: fp32, or bf16 mixed precision with
+/// torch.autocast's semantics (products read bfloat16 inputs, accumulate in float32 and return bfloat16;
+/// LayerNorm, softmax, cross-entropy, the residual stream, gradients and the float32 master weights stay
+/// float32). A bf16 model multiplies bfloat16 copies of its weights, `roundedParameters`.
 public final class OPTModel {
     public let config: OPTConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
     /// Allocated on first use, so a model that only runs forward does not pay for it.
     public private(set) lazy var gradients = FloatBuffer(count: layout.count)
+    /// The engine of every product (float32 on the default backend until `use(_:)`).
+    public private(set) var engine = GEMMEngine.float32
+    /// bf16 engines: every parameter rounded to bfloat16 (same layout as `parameters`), what the products
+    /// read. Never saved: checkpoints keep the float32 weights.
+    public private(set) var roundedParameters: FloatBuffer?
 
     var workspace: Workspace?
     var pass: Pass?
@@ -46,6 +57,36 @@ public final class OPTModel {
     }
 
     public func zeroGradients() { gradients.zero() }
+
+    /// Runs every product on `engine` from now on. A bf16 engine gets bfloat16 copies of the weights,
+    /// rounded now; after the weights change, the optimizer's update refreshes them
+    /// (`AdamW.update(rounded:)`), anything else calls `parametersChanged()`.
+    public func use(_ engine: GEMMEngine) {
+        if engine.precision != self.engine.precision {
+            workspace = nil  // activations are planned for one precision
+            decoding = nil
+            pass = nil
+        }
+        self.engine = engine
+        if engine.precision == .bf16 {
+            roundedParameters = roundedParameters ?? FloatBuffer(count: layout.count, of: BFloat16.self)
+            parametersChanged()
+        } else {
+            roundedParameters = nil
+        }
+    }
+
+    /// Rounds the bfloat16 weight copies again after `parameters` changed outside an optimizer step (a bf16
+    /// model only; a float32 one reads `parameters` directly).
+    public func parametersChanged() {
+        if let rounded = roundedParameters { BFloat16.round(parameters.pointer, into: rounded.elements(), count: layout.count) }
+    }
+
+    /// The parameters as the products read them: `parameters`, or their bfloat16 copies.
+    func weights<Element: GEMMElement>(_: Element.Type) -> UnsafeMutablePointer<Element> {
+        precondition(Element.precision == engine.precision, "\(Element.precision.rawValue) weights of a \(engine) model")
+        return Element.precision == .fp32 ? parameters.elements() : roundedParameters!.elements()
+    }
 
     /// Hugging Face's `_init_weights` for OPT: every Linear and Embedding weight normal(0, init_std), the
     /// pad row of `embed_tokens` zero, biases zero, LayerNorm weights one and biases zero. Each tensor is

@@ -44,9 +44,10 @@ extension OPTModel {
         let mask = AttentionMask(rows: batch.rows, length: batch.length, segments: batch.segments, valid: batch.attentionMask)
         pass = Pass(batch: batch, dropout: dropout.flatMap { $0.probability > 0 ? $0 : nil }, mask: mask,
                     targetRows: targetRows, targets: targets)
-        runDecoder(w, pass!)
-        let z = runHead(w, rows: targetRows)
-        let predicted = lossForward(z, w, targets: targets, predictions: predictions)
+        let predicted = switch engine.precision {
+        case .fp32: forward(w, pass!, predictions: predictions, Float.self)
+        case .bf16: forward(w, pass!, predictions: predictions, BFloat16.self)
+        }
         let n = targetRows.count
         let losses = Array(UnsafeBufferPointer(start: w.losses.pointer, count: n))
         return ForwardResult(lossSum: losses.reduce(0.0) { $0 + Double($1) }, targetCount: n, targetLosses: losses,
@@ -67,17 +68,31 @@ extension OPTModel {
         }
         pass.backwardDone = true
         self.pass = pass
+        switch engine.precision {
+        case .fp32: backward(w, pass, scale: scale, onGradientsReady: onGradientsReady, Float.self)
+        case .bf16: backward(w, pass, scale: scale, onGradientsReady: onGradientsReady, BFloat16.self)
+        }
+    }
 
-        lossBackward(w, pass, scale: scale)
-        headBackward(w, pass)
+    /// The forward pass with GEMM inputs of type `Element`; returns the predictions (see `forward`).
+    private func forward<Element: GEMMElement>(_ w: Workspace, _ pass: Pass, predictions: Bool, _ type: Element.Type) -> [Int32] {
+        runDecoder(w, pass, type)
+        let z = runHead(w, rows: pass.targetRows, type)
+        return lossForward(z, w, targets: pass.targets, predictions: predictions)
+    }
+
+    private func backward<Element: GEMMElement>(_ w: Workspace, _ pass: Pass, scale: Float,
+                                                onGradientsReady: ((Range<Int>) -> Void)?, _ type: Element.Type) {
+        lossBackward(w, pass, scale: scale, type)
+        headBackward(w, pass, type)
         if !layout.headRange.isEmpty { onGradientsReady?(layout.headRange) }
 
         for l in stride(from: config.numHiddenLayers - 1, through: 0, by: -1) {
-            layerBackward(l, w, pass)
+            layerBackward(l, w, pass, type)
             onGradientsReady?(layout.layers[l].range)
         }
 
-        embeddingBackward(w, pass)
+        embeddingBackward(w, pass, type)
         onGradientsReady?(layout.embeddingRange)
     }
 
@@ -88,12 +103,20 @@ extension OPTModel {
         let w = prepare(batch)
         let mask = AttentionMask(rows: batch.rows, length: batch.length, segments: batch.segments, valid: batch.attentionMask)
         pass = nil
-        runDecoder(w, Pass(batch: batch, dropout: nil, mask: mask, targetRows: [], targets: []))
-        let z = runHead(w, rows: Array(0..<w.tokens))
+        let all = Pass(batch: batch, dropout: nil, mask: mask, targetRows: Array(0..<w.tokens), targets: [])
+        return switch engine.precision {
+        case .fp32: logits(w, all, Float.self)
+        case .bf16: logits(w, all, BFloat16.self)
+        }
+    }
+
+    private func logits<Element: GEMMElement>(_ w: Workspace, _ pass: Pass, _ type: Element.Type) -> [Float] {
+        runDecoder(w, pass, type)
+        let z = runHead(w, rows: pass.targetRows, type)
         var logits = [Float](repeating: 0, count: w.tokens * config.vocabSize)
         logits.withUnsafeMutableBufferPointer { out in
-            matmul(z, parameters.pointer + layout.embedTokens, into: out.baseAddress!, m: w.tokens, n: config.vocabSize,
-                   k: config.wordEmbedProjDim, transposeB: true)
+            engine.multiply(z, weights(type) + layout.embedTokens, into: out.baseAddress!, m: w.tokens, n: config.vocabSize,
+                            k: config.wordEmbedProjDim, transposeB: true)
         }
         return logits
     }
@@ -101,23 +124,23 @@ extension OPTModel {
     /// The workspace for the batch's shape: the last one when the batch fits in it (a run's micro-batches
     /// vary in rows), else a new plan for the most tokens and the longest rows seen.
     func prepare(_ batch: MicroBatch) -> Workspace {
-        if let w = workspace, w.fits(rows: batch.rows, length: batch.length) {
+        if let w = workspace, w.precision == engine.precision, w.fits(rows: batch.rows, length: batch.length) {
             w.use(rows: batch.rows, length: batch.length)
             return w
         }
         let tokens = max(batch.rows * batch.length, workspace?.capacityTokens ?? 0)
         let length = max(batch.length, workspace?.capacityLength ?? 0)
         workspace = nil  // free the old plan's memory before making the new one
-        let w = Workspace(config: config, tokens: tokens, length: length)
+        let w = Workspace(config: config, precision: engine.precision, tokens: tokens, length: length)
         w.use(rows: batch.rows, length: batch.length)
         workspace = w
         return w
     }
 
     /// Embeddings and every decoder layer: fills the streams and everything backward keeps.
-    func runDecoder(_ w: Workspace, _ pass: Pass) {
+    func runDecoder<Element: GEMMElement>(_ w: Workspace, _ pass: Pass, _ type: Element.Type) {
         embed(pass.batch.tokens, positions: pass.batch.positions, into: w.stream(0),
-              tokenEmbeddings: w.activations.tokenEmbeddings?.pointer)
-        for l in 0..<config.numHiddenLayers { layerForward(l, w, pass) }
+              tokenEmbeddings: w.activations.tokenEmbeddings?.elements(type))
+        for l in 0..<config.numHiddenLayers { layerForward(l, w, pass, type) }
     }
 }

@@ -2,6 +2,11 @@ import Kernels
 
 // Shapes below, as llm.c's ActivationTensors writes them: B rows of T tokens, N = B * T tokens of the pass,
 // C hidden_size, F ffn_dim, E word_embed_proj_dim, L layers, NH heads, M target tokens (M <= N).
+//
+// Buffers marked "GEMM input" hold values of the model's precision (`GEMMElement`): float32, or bfloat16 in
+// mixed precision, where they are what torch.autocast keeps as bfloat16 (linear and attention outputs,
+// the relu output, LayerNorm outputs as the next linear reads them). The residual stream, LayerNorm inputs
+// and statistics, and every gradient buffer that is summed into are float32.
 
 /// A LayerNorm's per-row statistics, kept from forward for backward: mean and 1 / sqrt(variance + eps).
 struct NormStatistics {
@@ -16,54 +21,65 @@ struct NormStatistics {
 /// each layer), and the scratch one layer uses at a time. The training `Workspace` and the decoding
 /// `DecodeScratch` both plan through here.
 struct LayerActivations {
+    let precision: Precision
     /// (streams, N, C) layer inputs and outputs: training's stream l is layer l's input (stream L the decoder
     /// output, before the final LayerNorm); decoding alternates two.
     let streams: FloatBuffer
-    /// (kept, N, 3C) q * head_dim^-0.5 | k | v, after the biases.
+    /// (kept, N, 3C) GEMM input: q * head_dim^-0.5 | k | v, after the biases.
     let qkv: FloatBuffer
-    /// (kept, N, C) the attention output, before out_proj.
+    /// (kept, N, C) GEMM input: the attention output, before out_proj.
     let attention: FloatBuffer
     /// (kept, N, C) layer input + attention branch: the input of the MLP block (pre-LN) or of
     /// self_attn_layer_norm (post-LN).
     let residual1: FloatBuffer
     /// (kept, N, C) post-LN only: self_attn_layer_norm(residual1) + MLP branch, the input of final_layer_norm.
     let residual2: FloatBuffer?
-    /// (kept, N, F) relu(fc1).
+    /// (kept, N, F) GEMM input: relu(fc1).
     let fcHidden: FloatBuffer
     /// (kept, 4, N) per layer: self_attn_layer_norm's mean and rstd, then final_layer_norm's (`LayerBuffers`).
     let normStatistics: FloatBuffer
-    /// (N, E) token embeddings before project_in (models with projections).
+    /// (N, E) GEMM input: token embeddings before project_in (models with projections).
     let tokenEmbeddings: FloatBuffer?
-    /// (N, C) scratch: a LayerNorm's output (recomputed in backward, not kept).
+    /// (N, C) scratch: a post-LN LayerNorm's output, which the residual sum reads in float32.
     let normOutput: FloatBuffer
-    /// (N, C) scratch: a sublayer's output before dropout and the residual sum.
+    /// (N, C) scratch, GEMM input: a linear's input (a LayerNorm's output, or the stream, as the engine reads it).
+    let linearInput: FloatBuffer
+    /// (N, C) scratch, GEMM input: a sublayer's output before dropout and the residual sum.
     let branch: FloatBuffer
     /// Attention's per-worker tiles for rows of up to T keys.
     let attentionScratch: Attention.Scratch
 
-    init(config: OPTConfig, tokens n: Int, length: Int, kept: Int, streams count: Int) {
+    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int, kept: Int, streams count: Int) {
         let h = config.hiddenSize
+        let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
+        func inputs(_ count: Int) -> FloatBuffer { FloatBuffer(count: count, of: element) }
+        self.precision = precision
         streams = FloatBuffer(count: count * n * h)
-        qkv = FloatBuffer(count: kept * n * 3 * h)
-        attention = FloatBuffer(count: kept * n * h)
+        qkv = inputs(kept * n * 3 * h)
+        attention = inputs(kept * n * h)
         residual1 = FloatBuffer(count: kept * n * h)
         residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: kept * n * h)
-        fcHidden = FloatBuffer(count: kept * n * config.ffnDim)
+        fcHidden = inputs(kept * n * config.ffnDim)
         normStatistics = FloatBuffer(count: kept * 4 * n)
-        tokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * config.wordEmbedProjDim) : nil
-        normOutput = FloatBuffer(count: n * h)
-        branch = FloatBuffer(count: n * h)
-        attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount)
+        tokenEmbeddings = config.hasProjections ? inputs(n * config.wordEmbedProjDim) : nil
+        normOutput = FloatBuffer(count: config.doLayerNormBefore ? 0 : n * h)
+        linearInput = inputs(n * h)
+        branch = inputs(n * h)
+        attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount, precision: precision)
     }
 
     /// One layer's buffers for `rows` tokens: it reads stream `input` and writes stream `output`, keeps its
     /// activations in slot `kept`; `stride` tokens apart are the streams and slots.
-    func layer(rows: Int, input: Int, output: Int, kept k: Int, stride: Int, hidden h: Int, ffn f: Int) -> LayerBuffers {
-        LayerBuffers(rows: rows, input: streams.pointer + input * stride * h, output: streams.pointer + output * stride * h,
-                     normOutput: normOutput.pointer, statistics: normStatistics.pointer + k * 4 * stride,
-                     qkv: qkv.pointer + k * stride * 3 * h, attention: attention.pointer + k * stride * h,
-                     branch: branch.pointer, residual1: residual1.pointer + k * stride * h,
-                     residual2: residual2.map { $0.pointer + k * stride * h }, fcHidden: fcHidden.pointer + k * stride * f)
+    func layer<Element: GEMMElement>(_: Element.Type, rows: Int, input: Int, output: Int, kept k: Int, stride: Int,
+                                     hidden h: Int, ffn f: Int) -> LayerBuffers<Element> {
+        precondition(Element.precision == precision, "activations planned for \(precision.rawValue)")
+        return LayerBuffers(rows: rows, input: streams.pointer + input * stride * h, output: streams.pointer + output * stride * h,
+                            normOutput: normOutput.pointer, linearInput: linearInput.elements(),
+                            statistics: normStatistics.pointer + k * 4 * stride,
+                            qkv: qkv.elements() + k * stride * 3 * h, attention: attention.elements() + k * stride * h,
+                            branch: branch.elements(), residual1: residual1.pointer + k * stride * h,
+                            residual2: residual2.map { $0.pointer + k * stride * h },
+                            fcHidden: fcHidden.elements() + k * stride * f)
     }
 }
 
@@ -81,6 +97,9 @@ final class Workspace {
 
     /// L kept layers, L + 1 streams.
     let activations: LayerActivations
+    /// (2L, N, ceil(C / 64)) the dropout masks of both sites of every layer, one bit per element: written
+    /// by forward, read by backward.
+    let dropoutMasks: UnsafeMutableBufferPointer<UInt64>
     /// (L, B, NH, T) the log-sum-exp of each query's attention scores (instead of the probabilities).
     let logSumExp: FloatBuffer
 
@@ -89,14 +108,17 @@ final class Workspace {
     let headInput: FloatBuffer
     /// (2, N): the final LayerNorm's mean [M], and its rstd [M] from offset N (`headNorm`).
     let headNormStatistics: FloatBuffer
-    /// (M, C) after the final LayerNorm (models with one).
+    /// (M, C) GEMM input: what project_out (or the lm_head) reads: the final LayerNorm's output, or
+    /// headInput as the engine reads it.
     let headNormOutput: FloatBuffer
-    /// (M, E) after project_out (models with one).
+    /// (M, E) GEMM input: after project_out (models with one).
     let headOutput: FloatBuffer
     /// (M) each target's cross-entropy, and the log-sum-exp of its logits.
     let losses: FloatBuffer
     let lossLogSumExp: FloatBuffer
     let crossEntropyScratch: FloatBuffer
+    /// (M, chunk) GEMM input: the cross-entropy's gradient chunk rounded to bfloat16 (bf16 only).
+    let crossEntropyRounded: FloatBuffer
 
     // Gradients (scratch), in backward's order.
     /// (M, E) d(lm_head input).
@@ -109,19 +131,22 @@ final class Workspace {
     let dStream: FloatBuffer
     /// (N, C) post-LN: d(residual2), then d(MLP block input).
     let dResidual: FloatBuffer
-    /// (N, C) d(a LayerNorm's output) or d(attention output): never needed at the same time.
+    /// (N, C) d(a LayerNorm's output).
     let dNorm: FloatBuffer
-    /// (N, C) d(branch) through a dropout mask.
+    /// (N, C) GEMM input: d(attention output).
+    let dAttention: FloatBuffer
+    /// (N, C) GEMM input: d(branch) through a dropout mask (or as the engine reads it).
     let dBranch: FloatBuffer
-    /// (N, 3C) d(qkv).
+    /// (N, 3C) d(qkv), and as the engine reads it (GEMM input).
     let dQKV: FloatBuffer
-    /// (N, F) d(fc1 output).
+    let dQKVInput: FloatBuffer
+    /// (N, F) GEMM input: d(fc1 output).
     let dHidden: FloatBuffer
     /// (N, E) d(token embeddings), before project_in.
     let dTokenEmbeddings: FloatBuffer?
 
     /// Room for `tokens` tokens in rows of up to `length`; set up for one row of `length` until `use`.
-    init(config: OPTConfig, tokens n: Int, length: Int) {
+    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int) {
         rows = 1
         self.length = length
         tokens = length
@@ -133,25 +158,42 @@ final class Workspace {
         layers = config.numHiddenLayers
         heads = config.numAttentionHeads
         let h = hidden
-        activations = LayerActivations(config: config, tokens: n, length: length, kept: layers, streams: layers + 1)
+        let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
+        func inputs(_ count: Int) -> FloatBuffer { FloatBuffer(count: count, of: element) }
+        activations = LayerActivations(config: config, precision: precision, tokens: n, length: length, kept: layers,
+                                       streams: layers + 1)
         logSumExp = FloatBuffer(count: layers * n * heads)
+        dropoutMasks = .allocate(capacity: 2 * layers * n * Dropout.words(dim: h))
         headInput = FloatBuffer(count: n * h)
         headNormStatistics = FloatBuffer(count: 2 * n)
-        headNormOutput = FloatBuffer(count: config.hasFinalLayerNorm ? n * h : 0)
-        headOutput = FloatBuffer(count: config.hasProjections ? n * embed : 0)
+        headNormOutput = inputs(n * h)
+        headOutput = inputs(config.hasProjections ? n * embed : 0)
         losses = FloatBuffer(count: n)
         lossLogSumExp = FloatBuffer(count: n)
-        crossEntropyScratch = FloatBuffer(count: CrossEntropy.scratchCount(rows: n, vocab: config.vocabSize))
+        let chunks = CrossEntropy.scratchCount(rows: n, vocab: config.vocabSize)
+        crossEntropyScratch = FloatBuffer(count: chunks)
+        crossEntropyRounded = FloatBuffer(count: precision == .bf16 ? chunks : 0, of: BFloat16.self)
         dHeadOutput = FloatBuffer(count: n * embed)
         dHeadNorm = FloatBuffer(count: n * h)
         dHeadInput = FloatBuffer(count: n * h)
         dStream = FloatBuffer(count: n * h)
         dResidual = FloatBuffer(count: config.doLayerNormBefore ? 0 : n * h)
         dNorm = FloatBuffer(count: n * h)
-        dBranch = FloatBuffer(count: n * h)
+        dAttention = inputs(n * h)
+        dBranch = inputs(n * h)
         dQKV = FloatBuffer(count: n * 3 * h)
-        dHidden = FloatBuffer(count: n * ffn)
+        dQKVInput = inputs(n * 3 * h)
+        dHidden = inputs(n * ffn)
         dTokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * embed) : nil
+    }
+
+    deinit { dropoutMasks.deallocate() }
+
+    var precision: Precision { activations.precision }
+
+    /// The dropout mask of `site` for this pass's tokens, [N, ceil(C / 64)].
+    func dropoutMask(site: Int) -> UnsafeMutablePointer<UInt64> {
+        dropoutMasks.baseAddress! + site * tokens * Dropout.words(dim: hidden)
     }
 
     /// Whether a pass of `rows` rows of `length` tokens fits.
@@ -166,8 +208,8 @@ final class Workspace {
     }
 
     /// Layer l's buffers (its activations kept for backward): it reads stream l and writes stream l + 1.
-    func layer(_ l: Int) -> LayerBuffers {
-        activations.layer(rows: tokens, input: l, output: l + 1, kept: l, stride: tokens, hidden: hidden, ffn: ffn)
+    func layer<Element: GEMMElement>(_ l: Int, _ type: Element.Type) -> LayerBuffers<Element> {
+        activations.layer(type, rows: tokens, input: l, output: l + 1, kept: l, stride: tokens, hidden: hidden, ffn: ffn)
     }
 
     /// Stream l: layer l's input (l = L: the decoder output), [N, C].
@@ -179,27 +221,40 @@ final class Workspace {
 }
 
 /// Where one decoder layer's forward over `rows` tokens reads and writes; [rows, hidden] unless noted.
-struct LayerBuffers {
+/// `Element` is the model's precision: the type of the GEMM inputs.
+struct LayerBuffers<Element: GEMMElement> {
     let rows: Int
     let input: UnsafeMutablePointer<Float>
     let output: UnsafeMutablePointer<Float>
-    /// LayerNorm output (scratch).
+    /// Post-LN LayerNorm output (scratch).
     let normOutput: UnsafeMutablePointer<Float>
+    /// A linear's input (scratch).
+    let linearInput: UnsafeMutablePointer<Element>
     /// 4 x [rows]: `attentionNorm`'s mean and rstd, then `mlpNorm`'s.
     let statistics: UnsafeMutablePointer<Float>
     /// [rows, 3 * hidden].
-    let qkv: UnsafeMutablePointer<Float>
-    let attention: UnsafeMutablePointer<Float>
+    let qkv: UnsafeMutablePointer<Element>
+    let attention: UnsafeMutablePointer<Element>
     /// A sublayer's output before the residual sum (scratch).
-    let branch: UnsafeMutablePointer<Float>
+    let branch: UnsafeMutablePointer<Element>
     let residual1: UnsafeMutablePointer<Float>
     /// Post-LN models only.
     let residual2: UnsafeMutablePointer<Float>?
     /// [rows, ffn].
-    let fcHidden: UnsafeMutablePointer<Float>
+    let fcHidden: UnsafeMutablePointer<Element>
 
     /// self_attn_layer_norm's statistics (before attention in pre-LN models, after its residual in post-LN).
     var attentionNorm: NormStatistics { NormStatistics(mean: statistics, rstd: statistics + rows) }
     /// final_layer_norm's statistics (before fc1 in pre-LN models, after the MLP residual in post-LN).
     var mlpNorm: NormStatistics { NormStatistics(mean: statistics + 2 * rows, rstd: statistics + 3 * rows) }
+}
+
+extension GEMMElement {
+    /// `count` float32 values as GEMM inputs of this type: `values` itself for float32, else rounded into
+    /// `scratch`.
+    static func inputs(_ values: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Self>) -> UnsafeMutablePointer<Self> {
+        if precision == .fp32 { return UnsafeMutableRawPointer(values).assumingMemoryBound(to: Self.self) }
+        BFloat16.round(values, into: UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: BFloat16.self), count: count)
+        return scratch
+    }
 }

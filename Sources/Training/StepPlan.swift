@@ -1,4 +1,6 @@
+import Job
 import Kernels
+import Storage
 
 /// What one optimizer step trains on: for every rank, its micro-batches, each a list of packed-sequence
 /// indices. The set of sequences in a step depends only on the data, the seed, the epoch and
@@ -49,6 +51,15 @@ public struct EpochPlanner: Sendable {
         self.microBatchTokens = microBatchTokens
         self.ranks = ranks
         self.seed = seed
+    }
+
+    /// The plan `tooltune train` makes for `dataset` on `ranks` ranks: steps of the job's example tokens,
+    /// ranks and micro-batches by the tokens each sequence runs.
+    public init(dataset: PreparedDataset, train: JobSpec.TrainSpec, ranks: Int, seed: Int) {
+        self.init(sequenceTokens: dataset.sequenceLengths,
+                  exampleTokens: (0..<dataset.sequenceCount).map(dataset.exampleTokens(ofSequence:)),
+                  globalBatchTokens: train.globalBatchTokens, microBatchTokens: train.microBatchTokens, ranks: ranks,
+                  seed: UInt64(seed))
     }
 
     /// The order sequences are drawn in during `epoch`: Fisher-Yates with a generator seeded by

@@ -12,21 +12,36 @@ public enum StopSignal {
         return signal == 0 ? nil : signal
     }
 
-    /// Installs the handlers. Under mpirun every rank gets the forwarded signal; only the coordinator's
+    /// Installs the handling. Under mpirun every rank gets the forwarded signal; only the coordinator's
     /// decision counts (it is broadcast), the others just must not die.
+    ///
+    /// The signals are blocked in the calling thread and every thread it starts from now on (the kernels'
+    /// workers) and taken by a thread of their own with sigwait: a handler that interrupts oneDNN's
+    /// generated code corrupts memory (the heap, about one signal in 15 here). Threads that existed before
+    /// (MPI's, OpenBLAS's pool) keep a handler that does the same, so no thread dies of the default action.
     public static func install() {
-        // A launcher may have blocked them (the mask is inherited); unblock so they arrive.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
-        sigprocmask(SIG_UNBLOCK, &unblock, nil)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
         for sig in [SIGINT, SIGTERM] {
-            signal(sig) { number in
-                if StopSignal.received.exchange(number, ordering: .relaxed) != 0 {
-                    _exit(128 + number)
-                }
+            signal(sig) { number in StopSignal.record(number) }
+        }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let waiter = Thread { [signals] in
+            var waited = signals
+            while true {
+                var number: Int32 = 0
+                if sigwait(&waited, &number) == 0 { record(number) }
             }
+        }
+        waiter.start()
+    }
+
+    /// Async-signal-safe: the first signal is kept, a second one ends the process.
+    private static func record(_ number: Int32) {
+        if received.exchange(number, ordering: .relaxed) != 0 {
+            _exit(128 + number)
         }
     }
 }

@@ -79,18 +79,18 @@ public final class Trainer {
             throw TrainError("\(job.file): distributed.ranks is \(ranks), but mpirun started \(comm.size) ranks")
         }
         useThreads(job.distributed.threadsPerRank)
+        // Before anything is prepared or written: a node that cannot run the precision says so.
+        let engine = try job.compute.engine(job.train.precision, field: "\(job.file): train.precision")
 
         let tokenizer = try Tokenizer(folder: job.tokenizer.path)
         let dataset = try openDataset(tokenizer: tokenizer)
         let (model, optimizer, resumed) = try initialize(tokenizer: tokenizer)
+        model.use(engine)
         var metrics = resumed?.metrics ?? []
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
-        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths,
-                                   exampleTokens: (0..<dataset.sequenceCount).map(dataset.exampleTokens(ofSequence:)),
-                                   globalBatchTokens: job.train.globalBatchTokens,
-                                   microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
+        let planner = EpochPlanner(dataset: dataset, train: job.train, ranks: comm.size, seed: job.seed)
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
         let state = TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
@@ -102,7 +102,7 @@ public final class Trainer {
                 + "\(dataset.exampleTokenCount.formatted()) tokens on their own" : ""
         log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens\(shared)) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
-            + "\(model.layout.count.formatted()) parameters; allreduce "
+            + "\(model.layout.count.formatted()) parameters; GEMMs \(engine); allreduce "
             + (state.buckets.overlaps ? "overlapped with backward" : "after backward"))
         let cursor = state.cursor
         if cursor.globalStep >= totalSteps {
@@ -230,22 +230,28 @@ public final class Trainer {
             }
             return (model, adam, contents)
         }
-        let model: OPTModel
+        let model = try Trainer.initialModel(job: job, tokenizer: tokenizer)
+        return (model, optimizer(for: model), nil)
+    }
+
+    /// The model a fresh run of `job` starts from (model.init): random with the job's seed, a ToolTune model
+    /// file (trained with the job's tokenizer), or a Hugging Face folder.
+    public static func initialModel(job: JobSpec, tokenizer: Tokenizer) throws -> OPTModel {
         switch job.model.initialization {
         case .random:
-            model = try OPTModel(config: job.model.config, seed: UInt64(job.seed))
+            return try OPTModel(config: job.model.config, seed: UInt64(job.seed))
         case .checkpoint:
-            model = try OPTModel(config: job.model.config)
+            let model = try OPTModel(config: job.model.config)
             let file = try HDF5File(job.model.path!, mode: .readOnly)
             if let recorded = try ModelCheckpoint.tokenizerSHA256(of: file), recorded != tokenizer.sha256 {
                 throw TrainError("\(job.model.path!) was trained with another tokenizer (\(recorded.prefix(12))…) than "
                                  + "\(job.tokenizer.path) (\(tokenizer.sha256.prefix(12))…)")
             }
             try ModelCheckpoint.read(into: model, from: file)
+            return model
         case .hf:
-            model = try HuggingFaceModel.load(folder: job.model.path!)
+            return try HuggingFaceModel.load(folder: job.model.path!)
         }
-        return (model, optimizer(for: model), nil)
     }
 
     /// Every rank must hold the same weights (before step 1, and at each checkpoint, since the one

@@ -40,6 +40,9 @@ public final class TrainingState {
     /// Where the run stands: the next step is `cursor.globalStep + 1`.
     public private(set) var cursor: TrainerState
     let groups: [AdamW.Group]
+    /// The sum of a step's earlier micro-batches' gradients on this rank (allocated when a rank has more
+    /// than one micro-batch in a step).
+    private var earlierGradients: FloatBuffer?
     let train: JobSpec.TrainSpec
     let seed: UInt64
     let comm: Communicator
@@ -67,6 +70,29 @@ public final class TrainingState {
     public static func optimizer(for model: OPTModel, _ o: JobSpec.OptimizerSpec) -> AdamW {
         AdamW(parameterCount: model.layout.count, hyperparameters: .init(
             learningRate: o.lr, beta1: o.betas.0, beta2: o.betas.1, epsilon: o.eps))
+    }
+
+    /// earlier = gradients (the first micro-batch) or earlier + gradients.
+    private func keepEarlierGradients(first: Bool) {
+        let earlier = earlierGradients ?? FloatBuffer(count: model.layout.count)
+        earlierGradients = earlier
+        if first {
+            earlier.copy(from: model.gradients)
+        } else {
+            add(from: model.gradients.pointer, into: earlier.pointer, range: 0..<model.layout.count)
+        }
+    }
+
+    /// gradients[range] = earlier[range] + gradients[range]: the step's sum of one range.
+    private func addEarlierGradients(_ range: Range<Int>) {
+        add(from: earlierGradients!.pointer, into: model.gradients.pointer, range: range)
+    }
+
+    private func add(from source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        Parallel.forEach(range.count, minimumChunk: 1 << 16) { part in
+            let start = range.lowerBound + part.lowerBound
+            VectorMath.add(source + start, into: target + start, part.count)
+        }
     }
 
     /// Where one step's time went on this rank, for the benchmark (the metrics keep what a run logs).
@@ -108,9 +134,17 @@ public final class TrainingState {
             lossSum += try model.forward(batch, dropout: dropout).lossSum
             let forwardEnd = Date()
             times.forward += forwardEnd.timeIntervalSince(mark)
-            // Buckets go out during the last backward, when the gradients of this step are complete.
+            // Each micro-batch's gradient is computed from zero and then added to the earlier ones', so a
+            // step's sum has the same terms however its micro-batches fall on ranks (1 rank x 2 micro-batches
+            // and 2 ranks x 1 give the same bits); buckets go out during the last backward, as each range of
+            // the step's gradient is complete.
             let last = index == mine.count - 1
-            model.backward(scale: scale, onGradientsReady: last ? { self.buckets.ready($0) } : nil)
+            if index > 0 { model.zeroGradients() }
+            model.backward(scale: scale, onGradientsReady: last ? { range in
+                if index > 0 { self.addEarlierGradients(range) }
+                self.buckets.ready(range)
+            } : nil)
+            if !last { keepEarlierGradients(first: index == 0) }
             times.backward += Date().timeIntervalSince(forwardEnd)
         }
         if mine.isEmpty { model.layout.gradientReadyOrder.forEach(buckets.ready) }
@@ -122,9 +156,9 @@ public final class TrainingState {
 
         let clipStart = Date()
         let gradients = model.gradients.pointer, count = model.layout.count
-        let norm = train.maxGradNorm > 0
-            ? GradientClipping.clip(gradients, count: count, maxNorm: train.maxGradNorm)
-            : GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
+        let norm = GradientClipping.sumOfSquares(gradients, count: count).squareRoot()
+        // Clipping scales the gradients inside the update (one pass over them fewer than scaling first).
+        let clip = train.maxGradNorm > 0 ? GradientClipping.coefficient(norm: norm, maxNorm: train.maxGradNorm) : 1
         let lr = schedule.learningRate(atStep: cursor.globalStep)
         let finite = loss.isFinite && norm.isFinite
         if !finite && !train.skipNonfinite {
@@ -132,7 +166,8 @@ public final class TrainingState {
         }
         let updateStart = Date()
         if finite {
-            optimizer.update(parameters: model.parameters.pointer, gradients: gradients, groups: groups, learningRate: lr)
+            optimizer.update(parameters: model.parameters.pointer, gradients: gradients, groups: groups, learningRate: lr,
+                             gradientScale: clip, rounded: model.roundedParameters?.elements(BFloat16.self))
         } else {
             cursor.skippedSteps += 1
         }

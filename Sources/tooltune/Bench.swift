@@ -2,11 +2,12 @@ import ArgumentParser
 import Diagnostics
 import Distributed
 import Foundation
+import Kernels
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (printed figures; compared with PyTorch by scripts/bench_train_step.sh, bench_generate.py and bench_allreduce.sh).",
-        subcommands: [TrainStep.self, Generate.self, Allreduce.self])
+        subcommands: [TrainStep.self, Generate.self, Allreduce.self, GEMM.self])
 
     struct TrainStep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -24,16 +25,21 @@ struct Bench: ParsableCommand {
         var steps = 5
         @Option(help: "Untimed steps first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Seed of the weights, tokens and dropout masks.")
         var seed: UInt64 = 0
+        @Option(help: "fp32, or bf16 mixed precision (a job's train.precision).")
+        var precision: Precision = .fp32
+        @Option(help: "The GEMM backend: auto, openblas or onednn (a job's compute.gemm).")
+        var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
-                                                          warmup: warmup, threads: threads, seed: seed))
+                                                          warmup: warmup, threads: threads, seed: seed, precision: precision,
+                                                          gemm: try gemmBackend(gemm)))
             try printResult(result, json: json, report: TrainStepBenchmark.report)
         }
     }
@@ -53,14 +59,19 @@ struct Bench: ParsableCommand {
         var repeats = 3
         @Option(help: "Untimed runs first.")
         var warmup = 1
-        @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+        @Option(help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "fp32, or bf16 (a job's eval.precision).")
+        var precision: Precision = .fp32
+        @Option(help: "The GEMM backend: auto, openblas or onednn (a job's compute.gemm).")
+        var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the summary.")
         var json = false
 
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
-                                                           repeats: repeats, warmup: warmup, threads: threads))
+                                                           repeats: repeats, warmup: warmup, threads: threads,
+                                                           precision: precision, gemm: try gemmBackend(gemm)))
             try printResult(result, json: json, report: GenerationBenchmark.report)
         }
     }
@@ -101,6 +112,47 @@ extension Bench {
             if !result.verified { throw ExitCode(1) }
         }
     }
+}
+
+extension Bench {
+    struct GEMM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gemm",
+            abstract: "GFLOP/s of every GEMM engine (backend and precision) on the matrix products of a preset's training step.",
+            discussion: "The physical limit of `bench train-step`: per shape and engine, the median over --repeats products after one untimed; the step-weighted line is a step's GEMM FLOPs over the time its products take at these speeds. bf16 engines appear where the CPU has bfloat16 instructions.")
+
+        @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
+        var preset = "opt-350m"
+        @Option(help: "Tokens per step (batch x seq), the rows of the activation matrices.")
+        var tokens = 2048
+        @Option(help: "Timed products per shape (medians are over these).")
+        var repeats = 5
+        @Option(help: "Threads of the pool that runs the tiles (default: all CPUs).")
+        var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Only the engines of this precision (fp32 or bf16; default: every engine).")
+        var precision: Precision?
+        @Flag(help: "Print one JSON line instead of the table.")
+        var json = false
+
+        func run() throws {
+            let shapes = try GEMMBenchmark.trainingStepShapes(preset: preset, tokens: tokens)
+            let engines = GEMMEngine.available.filter { precision == nil || $0.precision == precision }
+            guard !engines.isEmpty else { throw ValidationError("--precision bf16: this CPU has no bfloat16 instructions") }
+            let result = try GEMMBenchmark.run(shapes: shapes, engines: engines, repeats: repeats, threads: threads)
+            try printResult(result, json: json, report: GEMMBenchmark.report)
+        }
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--gemm`: nil for auto, else a backend.
+func gemmBackend(_ name: String) throws -> GEMMBackend? {
+    if name == "auto" { return nil }
+    guard let backend = GEMMBackend(rawValue: name) else {
+        throw ValidationError("--gemm: expected auto, \(GEMMBackend.allCases.map(\.rawValue).joined(separator: ", ")), found \(name)")
+    }
+    return backend
 }
 
 /// A command's result: one JSON line with sorted keys (what the comparison scripts read), or the report's lines.

@@ -32,6 +32,9 @@ struct Forward: ParsableCommand {
     @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
     var threads: Int?
 
+    @Option(help: "fp32, or bf16 mixed precision as training runs it (train.precision; needs bfloat16 instructions).")
+    var precision: Precision = .fp32
+
     func validate() throws {
         guard (ids == nil) != (dataset == nil) else { throw ValidationError("give either --ids or --dataset") }
         if logits != nil && ids == nil { throw ValidationError("--logits goes with --ids") }
@@ -49,6 +52,7 @@ struct Forward: ParsableCommand {
             tokens.append(id)
         }
         let loaded = try ModelCheckpoint.load(model)
+        loaded.use(try engine())
         let result = try NextTokenLosses.compute(model: loaded, tokens: tokens, withLogits: logits != nil)
         print("\(model): \(tokens.count) tokens, \(result.losses.count) predictions")
         print(String(format: "mean next-token loss %.6f", result.meanLoss))
@@ -62,8 +66,12 @@ struct Forward: ParsableCommand {
         }
     }
 
+    /// The engine of `--precision`.
+    func engine() throws -> GEMMEngine { try GEMMEngine(backend: GEMMEngine.automaticBackend, precision: precision) }
+
     func runDataset(_ path: String) throws {
         let loaded = try ModelCheckpoint.load(model)
+        loaded.use(try engine())
         let data = try PreparedDataset(path: path)
         guard data.maxTokenID < loaded.config.vocabSize else {
             throw ValidationError("\(path) has token id \(data.maxTokenID), outside \(model)'s vocab_size \(loaded.config.vocabSize)")

@@ -56,8 +56,11 @@ struct Generate: ParsableCommand {
     @Option(help: "With --query: assistant steps at most.")
     var maxSteps = 12
 
-    @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+    @Option(help: "Kernel threads (default: all CPUs).")
     var threads: Int?
+
+    @Option(help: "fp32, or bf16 (bfloat16 weights: half the bytes per token; needs bfloat16 instructions).")
+    var precision: Precision = .fp32
 
     func validate() throws {
         guard (prompt == nil) != (query == nil) else { throw ValidationError("give --prompt or --query") }
@@ -71,7 +74,8 @@ struct Generate: ParsableCommand {
         if let threads { useThreads(threads) }
         do {
             let settings = GenerationSettings(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, stop: stop)
-            let tryModel = try TryModel(checkpoint: checkpoint, tokenizerFolder: tokenizer, settings: settings)
+            let tryModel = try TryModel(checkpoint: checkpoint, tokenizerFolder: tokenizer, settings: settings,
+                                        engine: try GEMMEngine(backend: GEMMEngine.automaticBackend, precision: precision))
             if let prompt {
                 let turn = try tryModel.complete(prompt, seed: seed)
                 print(prompt + turn.text)

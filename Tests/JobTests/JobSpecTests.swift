@@ -2,6 +2,7 @@ import Foundation
 @testable import Job
 import OPT
 import Preflight
+import Kernels
 import Testing
 import TestSupport
 
@@ -150,6 +151,10 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         BrokenJob(name: "zero threads", edits: [("checkpoint:", "distributed: {threads_per_rank: 0}\ncheckpoint:")],
                   keyPath: "distributed.threads_per_rank"),
         BrokenJob(name: "name with spaces", edits: [("name: t", "name: my job")], keyPath: "name"),
+        BrokenJob(name: "unknown precision", edits: [("dropout: 0.1", "dropout: 0.1\n  precision: fp16")], keyPath: "train.precision",
+                  mentions: "one of fp32, bf16"),
+        BrokenJob(name: "unknown GEMM backend", edits: [("checkpoint:", "compute: {gemm: mkl}\ncheckpoint:")], keyPath: "compute.gemm",
+                  mentions: "one of auto, openblas, onednn"),
     ]
 }
 
@@ -230,6 +235,20 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         #expect(Set(issues.map(\.keyPath)) == ["eval.max_new_tokens", "eval.queries[0]", "eval.temperature", "eval.top_p",
                                                "eval.stop[1]", "eval.max_step"], "\(issues)")
         #expect(issues.first { $0.keyPath == "eval.max_new_tokens" }?.message.contains("data.max_seq_len - 16 (112)") == true)
+    }
+
+    /// compute.gemm (auto by default), train.precision and eval.precision (fp32 by default).
+    @Test func computeSettings() throws {
+        let plain = try workspace.parse(JobWorkspace.base)
+        #expect(plain.compute.gemm == nil && plain.train.precision == .fp32 && plain.eval.precision == .fp32)
+        let yaml = JobWorkspace.base.replacingOccurrences(of: "dropout: 0.1", with: "dropout: 0.1\n  precision: bf16")
+            .replacingOccurrences(of: "checkpoint:", with: "compute: {gemm: openblas}\neval: {precision: bf16}\ncheckpoint:")
+        let job = try workspace.parse(yaml)
+        #expect(job.compute.gemm == .openblas && job.train.precision == .bf16 && job.eval.precision == .bf16)
+        // bf16 needs oneDNN: the engine names the field and the backend.
+        #expect(throws: GEMMEngineError.self) { try job.compute.engine(.bf16, field: "train.precision") }
+        let resolved = try job.resolvedYAML()
+        #expect(resolved.contains("gemm: openblas") && resolved.contains("precision: bf16"))
     }
 
     @Test func resolvedYAMLParsesBackToTheSameJob() throws {

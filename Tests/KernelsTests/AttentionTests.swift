@@ -33,25 +33,17 @@ import Testing
         return (start...t).filter { c.valid[b * c.length + $0] }
     }
 
-    @Test func matchesTheDefinitionForwardAndBackward() {
-        let c = Self.makeCase()
-        let channels = c.heads * c.headDim, n = c.rows * c.length
-        var rng = SplitMix64(seed: 17)
-        let qkv = (0..<(n * 3 * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
-        let dOut = (0..<(n * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
-        var out = [Float](repeating: .nan, count: n * channels)
-        var lse = [Float](repeating: 0, count: c.rows * c.heads * c.length)
-        var dqkv = [Float](repeating: .nan, count: n * 3 * channels)
-        let mask = AttentionMask(rows: c.rows, length: c.length, segments: c.segments, valid: c.valid)
-        let shape = Attention.Shape(heads: c.heads, headDim: c.headDim)
-        let scratch = Attention.Scratch(length: c.length, workers: 2)
-        Attention.forward(qkv: qkv, output: &out, logSumExp: &lse, mask: mask, shape: shape, scratch: scratch)
-        Attention.backward(qkv: qkv, output: out, dOutput: dOut, logSumExp: lse, dQKV: &dqkv, mask: mask, shape: shape,
-                           scratch: scratch)
+    /// The definition in double precision: output, dq|dk|dv, and for each of their elements the sum of the
+    /// magnitudes of the terms that make it (what rounding errors scale with), plus each row's largest
+    /// |score| (how much a score's rounding moves the probabilities).
+    struct Reference {
+        var out: [Double], outSize: [Double], d: [Double], dSize: [Double], largestScore: Double
+    }
 
-        var expectedOut = [Double](repeating: 0, count: n * channels)
-        var expectedD = [Double](repeating: 0, count: n * 3 * channels)
-        let ld = 3 * channels
+    static func reference(_ c: Case, qkv: [Float], dOut: [Float]) -> Reference {
+        let channels = c.heads * c.headDim, n = c.rows * c.length, ld = 3 * channels
+        var r = Reference(out: [Double](repeating: 0, count: n * channels), outSize: [Double](repeating: 0, count: n * channels),
+                          d: [Double](repeating: 0, count: n * ld), dSize: [Double](repeating: 0, count: n * ld), largestScore: 0)
         func q(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + h * c.headDim + d]) }
         func k(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + channels + h * c.headDim + d]) }
         func v(_ row: Int, _ h: Int, _ d: Int) -> Double { Double(qkv[row * ld + 2 * channels + h * c.headDim + d]) }
@@ -63,35 +55,99 @@ import Testing
                     // No visible key: uniform over every key of the row, as transformers' float-min mask.
                     let keys = visible.isEmpty ? Array(0..<c.length) : visible
                     let scores = keys.map { j in (0..<c.headDim).reduce(0.0) { $0 + q(i, h, $1) * k(b * c.length + j, h, $1) } }
+                    if !visible.isEmpty { r.largestScore = max(r.largestScore, scores.map(abs).max()!) }
                     let top = scores.max()!
                     let weights = visible.isEmpty ? [Double](repeating: 1, count: keys.count) : scores.map { Foundation.exp($0 - top) }
                     let total = weights.reduce(0, +)
                     let p = weights.map { $0 / total }
-                    var o = [Double](repeating: 0, count: c.headDim)
                     for (jj, j) in keys.enumerated() {
-                        for d in 0..<c.headDim { o[d] += p[jj] * v(b * c.length + j, h, d) }
+                        for d in 0..<c.headDim {
+                            r.out[i * channels + h * c.headDim + d] += p[jj] * v(b * c.length + j, h, d)
+                            r.outSize[i * channels + h * c.headDim + d] += p[jj] * abs(v(b * c.length + j, h, d))
+                        }
                     }
-                    for d in 0..<c.headDim { expectedOut[i * channels + h * c.headDim + d] = o[d] }
                     // Backward of softmax(q k^T) v at these probabilities.
                     let g = (0..<c.headDim).map { Double(dOut[i * channels + h * c.headDim + $0]) }
                     let dP = keys.map { j in (0..<c.headDim).reduce(0.0) { $0 + g[$1] * v(b * c.length + j, h, $1) } }
+                    let dPSize = keys.map { j in (0..<c.headDim).reduce(0.0) { $0 + abs(g[$1] * v(b * c.length + j, h, $1)) } }
                     let dot = zip(p, dP).reduce(0.0) { $0 + $1.0 * $1.1 }
+                    let dotSize = zip(p, dPSize).reduce(0.0) { $0 + $1.0 * $1.1 }
                     for (jj, j) in keys.enumerated() {
                         let key = b * c.length + j
-                        let dS = p[jj] * (dP[jj] - dot)
+                        let dS = p[jj] * (dP[jj] - dot), dSSize = p[jj] * (dPSize[jj] + dotSize)
                         for d in 0..<c.headDim {
-                            expectedD[i * ld + h * c.headDim + d] += dS * k(key, h, d)
-                            expectedD[key * ld + channels + h * c.headDim + d] += dS * q(i, h, d)
-                            expectedD[key * ld + 2 * channels + h * c.headDim + d] += p[jj] * g[d]
+                            r.d[i * ld + h * c.headDim + d] += dS * k(key, h, d)
+                            r.dSize[i * ld + h * c.headDim + d] += dSSize * abs(k(key, h, d))
+                            r.d[key * ld + channels + h * c.headDim + d] += dS * q(i, h, d)
+                            r.dSize[key * ld + channels + h * c.headDim + d] += dSSize * abs(q(i, h, d))
+                            r.d[key * ld + 2 * channels + h * c.headDim + d] += p[jj] * g[d]
+                            r.dSize[key * ld + 2 * channels + h * c.headDim + d] += p[jj] * abs(g[d])
                         }
                     }
                 }
             }
         }
-        let outError = zip(out, expectedOut).map { abs(Double($0) - $1) }.max()!
-        let dError = zip(dqkv, expectedD).map { abs(Double($0) - $1) }.max()!
+        return r
+    }
+
+    /// Runs the kernel on float32 data (rounded to bfloat16 for a bfloat16 engine): output and dq|dk|dv.
+    static func run(_ c: Case, qkv: [Float], dOut: [Float], engine: GEMMEngine) -> (out: [Float], d: [Float]) {
+        let channels = c.heads * c.headDim, n = c.rows * c.length
+        var lse = [Float](repeating: 0, count: c.rows * c.heads * c.length)
+        var dqkv = [Float](repeating: .nan, count: n * 3 * channels)
+        let mask = AttentionMask(rows: c.rows, length: c.length, segments: c.segments, valid: c.valid)
+        let shape = Attention.Shape(heads: c.heads, headDim: c.headDim)
+        let scratch = Attention.Scratch(length: c.length, workers: 2, precision: engine.precision)
+        switch engine.precision {
+        case .fp32:
+            var out = [Float](repeating: .nan, count: n * channels)
+            Attention.forward(qkv: qkv, output: &out, logSumExp: &lse, mask: mask, shape: shape, scratch: scratch, engine: engine)
+            Attention.backward(qkv: qkv, dOutput: dOut, logSumExp: lse, dQKV: &dqkv, mask: mask, shape: shape, scratch: scratch,
+                               engine: engine)
+            return (out, dqkv)
+        case .bf16:
+            let qkv16 = qkv.map(BFloat16.init), dOut16 = dOut.map(BFloat16.init)
+            var out = [BFloat16](repeating: BFloat16(bitPattern: 0x7FC0), count: n * channels)
+            Attention.forward(qkv: qkv16, output: &out, logSumExp: &lse, mask: mask, shape: shape, scratch: scratch, engine: engine)
+            Attention.backward(qkv: qkv16, dOutput: dOut16, logSumExp: lse, dQKV: &dqkv, mask: mask, shape: shape,
+                               scratch: scratch, engine: engine)
+            return (out.map(\.float), dqkv)
+        }
+    }
+
+    @Test func matchesTheDefinitionForwardAndBackward() {
+        let c = Self.makeCase()
+        let channels = c.heads * c.headDim, n = c.rows * c.length
+        var rng = SplitMix64(seed: 17)
+        let qkv = (0..<(n * 3 * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        let dOut = (0..<(n * channels)).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        let (out, dqkv) = Self.run(c, qkv: qkv, dOut: dOut, engine: .float32)
+        let expected = Self.reference(c, qkv: qkv, dOut: dOut)
+        let outError = zip(out, expected.out).map { abs(Double($0) - $1) }.max()!
+        let dError = zip(dqkv, expected.d).map { abs(Double($0) - $1) }.max()!
         #expect(outError <= 1e-5, "output max |diff| \(outError)")
         #expect(dError <= 1e-4, "dqkv max |diff| \(dError)")
+    }
+
+    /// bfloat16 attention against the definition on the rounded inputs. To first order, rounding a score s
+    /// by at most 2^-8|s| moves each probability by at most 2·2^-8·S of itself (S: the largest |score|),
+    /// rounding the probabilities and each bfloat16 product result adds 2^-8 of their size, so every
+    /// output is within 2^-8·(2S + 2) of the magnitudes it sums; the gradients go through up to four such
+    /// roundings (dP, dS, the product, the final one) on top of the probabilities': 2^-8·(2S + 4).
+    @Test(arguments: engines.filter { $0.precision == .bf16 })
+    func bfloat16MatchesTheDefinitionWithinItsRounding(engine: GEMMEngine) {
+        let c = Self.makeCase()
+        let channels = c.heads * c.headDim, n = c.rows * c.length
+        var rng = SplitMix64(seed: 17)
+        let qkv = (0..<(n * 3 * channels)).map { _ in BFloat16(Float(rng.nextUniform() * 2 - 1)).float }
+        let dOut = (0..<(n * channels)).map { _ in BFloat16(Float(rng.nextUniform() * 2 - 1)).float }
+        let (out, dqkv) = Self.run(c, qkv: qkv, dOut: dOut, engine: engine)
+        let r = Self.reference(c, qkv: qkv, dOut: dOut)
+        let u = 0x1p-8, s = r.largestScore
+        let outWorst = (0..<out.count).map { abs(Double(out[$0]) - r.out[$0]) / (u * (2 * s + 2) * r.outSize[$0]) }.max()!
+        let dWorst = (0..<dqkv.count).map { abs(Double(dqkv[$0]) - r.d[$0]) / max(1e-30, u * (2 * s + 4) * r.dSize[$0]) }.max()!
+        #expect(outWorst <= 1, "output error is \(outWorst) of its bound")
+        #expect(dWorst <= 1, "dqkv error is \(dWorst) of its bound")
     }
 
     /// Cached attention for queries start..<start+count equals the plain causal forward's rows there,

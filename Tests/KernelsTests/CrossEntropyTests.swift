@@ -42,6 +42,49 @@ import Testing
         #expect(zip(dTable, expectedDTable).map { abs(Double($0) - $1) }.max()! <= 1e-5)
     }
 
+    /// The bfloat16 head. Inputs are multiples of 1/2 in [-1, 1], so every logit (a sum of 24 products,
+    /// multiples of 1/4 up to 24) is exact in float32 and in bfloat16 and the rounding of the logits
+    /// changes nothing: the loss must match to float32 accuracy, and the gradients, whose g is rounded to
+    /// bfloat16 before its two products, to the bfloat16 GEMM bound.
+    @Test(arguments: engines.filter { $0.precision == .bf16 })
+    func bfloat16MatchesTheRoundedInputs(engine: GEMMEngine) {
+        let rows = 9, vocab = 1000, dim = 24, width = 16 * 7
+        var rng = SplitMix64(seed: 5)
+        let halves = { BFloat16(Float(Int(rng.next() % 5) - 2) / 2) }
+        let hidden = (0..<(rows * dim)).map { _ in halves() }
+        let table = (0..<(vocab * dim)).map { _ in halves() }
+        let targets = (0..<rows).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        var scratch = [Float](repeating: 0, count: rows * width)
+        var rounded = [BFloat16](repeating: BFloat16(bitPattern: 0), count: rows * width)
+        var losses = [Float](repeating: 0, count: rows), lse = [Float](repeating: 0, count: rows)
+        var dHidden = [Float](repeating: .nan, count: rows * dim), dTable = [Float](repeating: 0, count: vocab * dim)
+        scratch.withUnsafeMutableBufferPointer { s in
+            CrossEntropy.forward(hidden: hidden, table: table, targets: targets, losses: &losses, logSumExp: &lse,
+                                 rows: rows, vocab: vocab, dim: dim, scratch: s, width: width, engine: engine)
+            CrossEntropy.backward(hidden: hidden, table: table, targets: targets, logSumExp: lse, scale: 1,
+                                  dHidden: &dHidden, dTable: &dTable, rows: rows, vocab: vocab, dim: dim, scratch: s,
+                                  rounded: &rounded, width: width, engine: engine)
+        }
+        let h = hidden.map { Double($0.float) }, t = table.map { Double($0.float) }
+        var expected = [Double](repeating: 0, count: rows * dim), size = [Double](repeating: 0, count: rows * dim)
+        for r in 0..<rows {
+            let logits = (0..<vocab).map { v in (0..<dim).reduce(0.0) { $0 + h[r * dim + $1] * t[v * dim + $1] } }
+            let top = logits.max()!
+            let logSumExp = top + Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp($1 - top) })
+            let loss = logSumExp - logits[Int(targets[r])]
+            #expect(abs(Double(losses[r]) - loss) <= 1e-5 * max(1, loss), "row \(r): \(losses[r]) vs \(loss)")
+            for v in 0..<vocab {
+                let g = Foundation.exp(logits[v] - logSumExp) - (v == Int(targets[r]) ? 1 : 0)
+                for d in 0..<dim {
+                    expected[r * dim + d] += g * t[v * dim + d]
+                    size[r * dim + d] += abs(g * t[v * dim + d])
+                }
+            }
+        }
+        let bound = gemmErrorBound(k: vocab, precision: .bf16)
+        #expect((0..<(rows * dim)).allSatisfy { abs(Double(dHidden[$0]) - expected[$0]) <= bound * size[$0] })
+    }
+
     /// `predictions` is the argmax of each row's logits across chunks, the first of equal maxima.
     @Test(arguments: [16 * 3, 1 << 20])
     func predictionsAreTheArgmaxAcrossChunks(width: Int) {

@@ -36,17 +36,22 @@ import Testing
         }
         let fraction = Double(dropped) / Double(dim * positions)
         #expect(abs(fraction - 0.1) < 0.005, "dropped \(fraction)")
-        // The kernel uses exactly these masks, and its backward the same ones.
-        let rows = 2, length = 5
-        let x = [Float](repeating: 1, count: rows * length * dim), residual = [Float](repeating: 0, count: rows * length * dim)
-        var out = [Float](repeating: .nan, count: x.count), dx = [Float](repeating: .nan, count: x.count)
-        dropout.residualAdd(x, residual: residual, into: &out, rows: rows, length: length, dim: dim, sequences: [9, 4], site: 3)
-        dropout.backward(x, into: &dx, rows: rows, length: length, dim: dim, sequences: [9, 4], site: 3)
-        for n in 0..<(rows * length) {
-            for f in 0..<dim {
-                let keep = dropout.keeps(site: 3, sequence: n < length ? 9 : 4, position: n % length, feature: f, dim: dim)
-                #expect(out[n * dim + f] == (keep ? 1 / Float(0.9) : 0))
-                #expect(dx[n * dim + f] == out[n * dim + f])
+        // The kernel uses exactly these masks, and its backward the same ones (the mask it kept); a width
+        // that is neither a multiple of 64 nor of 16 takes every path.
+        for dim in [64, 100] {
+            let rows = 2, length = 5
+            let x = [Float](repeating: 1, count: rows * length * dim), residual = [Float](repeating: 0, count: rows * length * dim)
+            var out = [Float](repeating: .nan, count: x.count), dx = [Float](repeating: .nan, count: x.count)
+            var mask = [UInt64](repeating: 0, count: rows * length * Dropout.words(dim: dim))
+            dropout.residualAdd(x, residual: residual, into: &out, rows: rows, length: length, dim: dim, sequences: [9, 4], site: 3,
+                                mask: &mask)
+            dropout.backward(x, into: &dx, rows: rows, length: length, dim: dim, mask: mask)
+            for n in 0..<(rows * length) {
+                for f in 0..<dim {
+                    let keep = dropout.keeps(site: 3, sequence: n < length ? 9 : 4, position: n % length, feature: f, dim: dim)
+                    #expect(out[n * dim + f] == (keep ? 1 / Float(0.9) : 0))
+                    #expect(dx[n * dim + f] == out[n * dim + f])
+                }
             }
         }
         // Another step, site or sequence gives another mask.

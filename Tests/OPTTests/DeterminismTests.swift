@@ -2,7 +2,7 @@ import Kernels
 @testable import OPT
 import Testing
 
-/// Same inputs, same bits: run after run, and on any number of threads.
+/// Same inputs, same bits: run after run, and on any number of threads, with every GEMM engine.
 @Suite(.serialized) struct DeterminismTests {
     struct Outcome: Equatable {
         let losses: [Float]
@@ -10,22 +10,22 @@ import Testing
     }
 
     static func run(_ model: OPTModel, _ batch: MicroBatch, threads: Int) throws -> Outcome {
-        let (oldParallel, oldBLAS) = (Parallel.threadCount, BLAS.threadCount)
+        let saved = Parallel.threadCount
         Parallel.threadCount = threads
-        BLAS.threadCount = threads
-        defer {
-            Parallel.threadCount = oldParallel
-            BLAS.threadCount = oldBLAS
-        }
+        defer { Parallel.threadCount = saved }
         model.zeroGradients()
         let result = try model.forward(batch, dropout: Dropout(probability: 0.1, seed: 5, step: 2))
         model.backward(scale: 1 / Float(result.targetCount))
         return Outcome(losses: result.targetLosses, gradients: model.gradients.array)
     }
 
-    @Test(arguments: [TestModels.smallPreLN, TestModels.smallPostLN])
-    func bitIdenticalAcrossRunsAndThreadCounts(config: OPTConfig) throws {
+    /// Every backend and precision this machine runs, pre-LN and post-LN (opt-350m's shape).
+    static let cases = [TestModels.smallPreLN, TestModels.smallPostLN].flatMap { c in GEMMEngine.available.map { (c, $0) } }
+
+    @Test(arguments: cases)
+    func bitIdenticalAcrossRunsAndThreadCounts(config: OPTConfig, engine: GEMMEngine) throws {
         let model = try OPTModel(config: config, seed: 8)
+        model.use(engine)
         var rng = SplitMix64(seed: 21)
         let length = 170  // 2 rows: 340 tokens (more than OpenBLAS's k block) in 2 attention tiles
         let tokens = (0..<(2 * length)).map { _ in Int32(rng.next() % 211) }
@@ -41,6 +41,7 @@ import Testing
         let first = try Self.run(model, batch, threads: 2)
         #expect(try Self.run(model, batch, threads: 2) == first)
         #expect(try Self.run(model, batch, threads: 1) == first)
+        #expect(try Self.run(model, batch, threads: 3) == first)
         #expect(first.gradients.contains { $0 != 0 })
     }
 

@@ -51,3 +51,23 @@ func relativeError(_ a: some Collection<Float>, reference b: some Collection<Flo
     let scale = b.reduce(0) { max($0, Double(abs($1))) }
     return maxAbsDifference(a, b) / max(scale, 1e-30)
 }
+
+/// How far a float32 forward loss may be from the exact one, relative to its value: λ·√n·u with u = 2^-24
+/// and λ = 6, the probabilistic rounding-error bound of Higham and Mary (SIAM J. Sci. Comput. 41(5), 2019),
+/// which holds with probability at least 1 - 2n·exp(-λ²/2) (1 - 3e-5 for the n here) when the rounding
+/// errors are independent and mean zero, whatever the summation order. n counts the additions along the
+/// longest path from the weights to the loss: per layer the q/k/v and out_proj dot products (hidden), the
+/// scores and the weighted values (up to `length` keys each), fc1 (hidden) and fc2 (ffn), and two
+/// LayerNorms' means and variances (4 · hidden); then project_in/out, the tied lm_head
+/// (word_embed_proj_dim) and the log-sum-exp over the vocabulary. A cross-entropy is a sum of positive
+/// terms, so no cancellation magnifies the relative error.
+func forwardLossBound(_ c: OPTConfig, length: Int) -> Double {
+    let h = c.hiddenSize
+    let perLayer = h + 2 * length + h + h + c.ffnDim + 4 * h
+    let n = Double(c.numHiddenLayers * perLayer + (c.hasProjections ? 2 * h : 0) + c.wordEmbedProjDim + c.vocabSize)
+    return probabilisticBoundFactor * n.squareRoot() * 0x1p-24
+}
+
+/// λ of the probabilistic bounds: a sum of independent mean-zero errors, each within ±e_i, exceeds
+/// λ·sqrt(Σ e_i²) with probability at most 2·exp(-λ²/2) (Hoeffding): 3e-8 for λ = 6.
+let probabilisticBoundFactor = 6.0
