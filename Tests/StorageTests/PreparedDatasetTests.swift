@@ -128,23 +128,20 @@ import Testing
         }
         #expect(message(checkpointLike).contains("its format is \"tooltune.checkpoint\", expected \"tooltune.prepared-dataset\""))
 
-        let future = path("future.h5")
-        try PreparedDatasetWriter.write(to: future, sequences: Self.sequences, metadata: Self.metadata)
-        do {
-            let h5 = try HDF5File(future, mode: .readWrite)
-            try h5.root.setAttribute("format_version", 3)
+        /// A valid file that says it is of format_version `version`.
+        func file(_ name: String, version: Int) throws -> String {
+            let file = path(name)
+            try PreparedDatasetWriter.write(to: file, sequences: Self.sequences, metadata: Self.metadata)
+            let h5 = try HDF5File(file, mode: .readWrite)
+            try h5.root.setAttribute("format_version", version)
             try h5.close()
+            return file
         }
+        let future = try file("future.h5", version: 3)
         #expect(message(future).contains("format_version 3 was written by a newer ToolTune; this build reads version 2"))
 
         // A file of the format before shared prefixes: no labels apart from the inputs.
-        let old = path("old.h5")
-        try PreparedDatasetWriter.write(to: old, sequences: Self.sequences, metadata: Self.metadata)
-        do {
-            let h5 = try HDF5File(old, mode: .readWrite)
-            try h5.root.setAttribute("format_version", 1)
-            try h5.close()
-        }
+        let old = try file("old.h5", version: 1)
         #expect(message(old).contains("old.h5: prepared dataset format_version 1 was written by an older ToolTune"))
         #expect(message(old).contains("this build reads version 2: run `tooltune prepare` on the job again"))
         #expect(PreparedDataset.summaryLines(old)?.first?.contains("format_version 1 was written by an older ToolTune") == true)
