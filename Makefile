@@ -10,16 +10,19 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 MPIRUN := mpirun --oversubscribe --bind-to none
 
-.PHONY: deps build test run doctor clean
+.PHONY: deps test-deps build test run doctor clean
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 build: deps
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
 # Tests that run the binary (training, MPI) use the release build: debug kernels are ~200x slower.
-test: deps
+test: test-deps
 	swift build -c release --product tooltune $(SWIFT_BUILD_FLAGS)
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	TOOLTUNE_BIN=$(CURDIR)/$(BIN) swift test --skip-build $(SWIFT_BUILD_FLAGS)

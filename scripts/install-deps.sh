@@ -5,6 +5,11 @@ set -euo pipefail
 
 # libcurl4: Foundation's URLSession on Linux (FoundationNetworking), for eval's tool server and judge.
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools pkg-config libcurl4)
+# --test: what `make test` adds for the cluster tests: simulated hosts (ip, tc, nsenter, unshare) and a
+# Slurm test cluster (slurmctld, slurmd, the client commands, munge).
+if [ "${1:-}" = "--test" ]; then
+    packages+=(iproute2 util-linux slurmctld slurmd slurm-client munge)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@ static inline MPI_Datatype tt_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype tt_mpi_int32(void) { return MPI_INT32_T; }
 static inline MPI_Datatype tt_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype tt_mpi_uint8(void) { return MPI_UINT8_T; }
+static inline MPI_Datatype tt_mpi_uint16(void) { return MPI_UINT16_T; }
 
 static inline MPI_Op tt_mpi_op_sum(void) { return MPI_SUM; }
 static inline MPI_Op tt_mpi_op_max(void) { return MPI_MAX; }
@@ -22,6 +23,7 @@ static inline void *tt_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Errhandler tt_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline MPI_Status *tt_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline MPI_Request tt_mpi_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Info tt_mpi_info_null(void) { return MPI_INFO_NULL; }
 
 static inline int tt_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int tt_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

@@ -10,7 +10,12 @@ import ToolBench
 /// between the ToolBench module (formats, template, fitting, packing) and Storage (the file format).
 ///
 /// Files are read and fitted on `Kernels.Parallel` threads and kept in path order, so the output does
-/// not depend on the thread count; only the token ids and masks of kept examples stay in memory.
+/// not depend on the thread count. Chains of shared prefixes (`data.share_prefixes`) lie within one
+/// source file, so each file's examples are chained as soon as the file is fitted. `run` streams: each
+/// chain's members go to an unnamed spill file as they come (`Storage.ExampleSpill`), only lengths, input
+/// indices and EOS labels stay in memory for packing, and the packed sequences are written a chunk at a
+/// time, so memory does not grow with the data. SIGINT/SIGTERM stop it between files or sequences with
+/// nothing published and no temporary left.
 public struct DataPreparation: Sendable {
     public let job: JobSpec
     public let encoder: any TokenEncoder
@@ -79,6 +84,25 @@ public struct DataPreparation: Sendable {
     /// chains (for previews). Throws every bad input file at once (`DataErrors`). `progress` is told
     /// after every file.
     public func prepare(_ split: Split, limit: Int? = nil, progress: ProgressHandler? = nil) throws -> PreparedSplit {
+        var kept: [Example] = []
+        var chains: [[Int]] = []
+        let summary = try read(split, limit: limit, progress: progress) { examples, fileChains in
+            let first = kept.count
+            kept += examples.map {
+                Example(source: $0.source, tokenized: $0.tokenized, originalLength: $0.originalLength, actions: $0.actions)
+            }
+            chains += fileChains.map { $0.map { first + $0 } }
+        }
+        if let limit { chains = Array(chains.prefix(limit)) }
+        return PreparedSplit(examples: kept, chains: chains, summary: summary)
+    }
+
+    /// Reads, filters and fits one split, handing the kept examples of each source file to `keep` in
+    /// input order with their chains (indices into those examples, `chainsByFile`), and returns what
+    /// happened (the lengths, sharing and packing are described by the caller). `limit` stops after the
+    /// file that brings the chains to that many.
+    func read(_ split: Split, limit: Int?, progress: ProgressHandler?,
+              keep: (_ examples: [FittedExample], _ chains: [[Int]]) throws -> Void) throws -> SplitSummary {
         guard let input = split == .train ? job.data.train : job.data.eval else {
             throw PrepareError("the job has no data.\(split.rawValue)")
         }
@@ -94,21 +118,19 @@ public struct DataPreparation: Sendable {
         var droppedQueries = Set<String>()
         var errors: [DataError] = []
         if files.isEmpty { errors.append(DataError(file: input, message: "no .json or .jsonl files")) }
-        var kept: [Example] = []
+        var chainCount = 0
         // trim-chain fits a file's steps together: one entry per file; otherwise one per conversation, so
-        // that a file of many conversations (ToolLLaMA's, chat JSONL) is fitted in parallel.
+        // that a file of many conversations (ToolLLaMA's, chat JSONL) is fitted in parallel. A file's
+        // conversations always go into one batch, so its examples are chained together.
         var batch: [[Conversation]] = []
         var batchCount = 0
-        var previewChains = 0
 
-        func flush() {
+        func flush() throws {
+            var fitted: [FittedExample] = []
             for result in fitInParallel(batch) {
                 switch result {
                 case .fitted(let example):
-                    kept.append(Example(source: example.source, tokenized: example.tokenized,
-                                        originalLength: example.originalLength, actions: example.actions))
-                    summary.fit.record(example.actions)
-                    summary.straddlingTokens += example.tokenized.straddlingTokens
+                    fitted.append(example)
                 case .tooLong(let source, let tokens, let reason):
                     summary.fit.droppedTooLong += 1
                     if summary.fit.droppedExamples.count < SplitSummary.listLimit {
@@ -121,6 +143,15 @@ public struct DataPreparation: Sendable {
             }
             batch.removeAll(keepingCapacity: true)
             batchCount = 0
+            for (examples, chains) in chainsByFile(fitted) {
+                if let limit, chainCount >= limit { break }
+                try keep(examples, chains)
+                chainCount += chains.count
+                for example in examples {
+                    summary.fit.record(example.actions)
+                    summary.straddlingTokens += example.tokenized.straddlingTokens
+                }
+            }
         }
 
         // Files are read in parallel a chunk at a time and handled in path order (one at a time for a
@@ -128,7 +159,8 @@ public struct DataPreparation: Sendable {
         let chunk = limit == nil ? max(1, Parallel.threadCount * 8) : 1
         var read: [Result<FileContents, DataError>] = []
         for index in files.indices {
-            if let limit, previewChains >= limit { break }
+            if let limit, chainCount >= limit { break }
+            try StopSignal.check("prepare data.\(split.rawValue) (\(index) of \(files.count) files read; nothing written)")
             defer { progress?(split, index + 1, files.count, summary.examplesRead) }
             if index % chunk == 0 { read = self.read(files[index..<min(index + chunk, files.count)]) }
             let contents: FileContents
@@ -160,46 +192,38 @@ public struct DataPreparation: Sendable {
             }
             if job.data.fit == .trimChain { batch.append(conversations) } else { batch += conversations.map { [$0] } }
             batchCount += conversations.count
-            if limit != nil {
-                let before = kept.count
-                flush()
-                previewChains += chains(of: kept[before...]).count
-            } else if batchCount >= Self.batchSize {
-                flush()
-            }
+            if batchCount >= Self.batchSize || limit != nil { try flush() }
         }
         if !errors.isEmpty { throw DataErrors(errors: errors) }
-        flush()
-        var chains = chains(of: kept[...])
-        if let limit { chains = Array(chains.prefix(limit)) }
+        try flush()
         summary.files = counts.filesByFormat
         summary.ignoredFiles = counts.ignoredFiles
         summary.invalidAnswerFiles = counts.invalidAnswerFiles
         summary.entriesWithoutExample = counts.entriesWithoutExample
         summary.testQueries.droppedQueries = droppedQueries.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }
-        return PreparedSplit(examples: kept, chains: chains, summary: summary)
+        return summary
     }
 
-    /// The chains of `examples` (a slice of a split's kept examples, indices as in the split): with
-    /// `data.share_prefixes`, `PrefixSharing` over the examples of each source file, files in parallel;
-    /// else one chain per example.
-    func chains(of examples: ArraySlice<Example>) -> [[Int]] {
-        guard job.data.sharePrefixes else { return examples.indices.map { [$0] } }
-        var groups: [Range<Int>] = []
-        var start = examples.startIndex
-        for i in examples.indices where i > start && examples[i].source.file != examples[i - 1].source.file {
-            groups.append(start..<i)
-            start = i
-        }
-        if start < examples.endIndex { groups.append(start..<examples.endIndex) }
-        let eos = encoder.eosID
-        return Self.gather(groups.count) { results in
-            Parallel.forEachItem(groups.count, slots: Parallel.threadCount) { g, _ in
-                let group = groups[g]
-                results[g] = PrefixSharing.chains(examples[group].map(\.tokenized), eosID: eos)
-                    .map { $0.map { group.lowerBound + $0 } }
+    /// The kept examples of a batch (whole files, in input order) split by source file, each file's with
+    /// its chains: with `data.share_prefixes`, `PrefixSharing` over the file's examples, files in
+    /// parallel; else one chain per example.
+    func chainsByFile(_ examples: [FittedExample]) -> [(examples: [FittedExample], chains: [[Int]])] {
+        var files: [[FittedExample]] = []
+        for example in examples {
+            if let last = files.last?.last, last.source.file == example.source.file {
+                files[files.count - 1].append(example)
+            } else {
+                files.append([example])
             }
-        }.flatMap { $0 }
+        }
+        guard job.data.sharePrefixes else { return files.map { ($0, $0.indices.map { [$0] }) } }
+        let eos = encoder.eosID
+        let chains: [[[Int]]] = Self.gather(files.count) { results in
+            Parallel.forEachItem(files.count, slots: Parallel.threadCount) { f, _ in
+                results[f] = PrefixSharing.chains(files[f].map(\.tokenized), eosID: eos)
+            }
+        }
+        return Array(zip(files, chains))
     }
 
     /// Reads and converts files on all `Kernels.Parallel` threads (the largest parse costs most, so files
@@ -245,39 +269,110 @@ public struct DataPreparation: Sendable {
     }
 
     /// Prepares every split the job has, writes the datasets and the summary, and returns the summary.
-    /// Nothing is written unless every split succeeds.
+    /// Nothing is published unless every split succeeds: the files are staged under temporary names and
+    /// renamed together at the end; on any error or signal they are removed.
     public func run(progress: ProgressHandler? = nil) throws -> PrepareSummary {
-        var prepared: [(path: String, split: PreparedSplit, plan: [[Int]])] = []
-        for split in Split.allCases {
-            // A split given as a prepared .h5 is used as it is.
-            guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
-                  let path = Self.datasetPath(split, job: job) else { continue }
-            var result = try prepare(split, progress: progress)
-            guard !result.examples.isEmpty else {
-                throw PrepareError("data.\(split.rawValue): no example left to write (\(result.summary.examplesRead) read)")
-            }
-            let plan = pack(result.chains.map { result.examples[$0.last!].tokenized.tokens.count })
-            let unsharedPlan = job.data.sharePrefixes ? pack(result.examples.map(\.tokenized.tokens.count)) : plan
-            result.summary.describe(result.examples, chains: result.chains, plan: plan, unsharedSequences: unsharedPlan.count,
-                                    maxSeqLen: job.data.maxSeqLen, sharePrefixes: job.data.sharePrefixes,
-                                    eosID: encoder.eosID)
-            result.summary.output = path
-            prepared.append((path, result, plan))
-        }
-        if prepared.isEmpty {
-            throw PrepareError("data.train\(job.data.eval == nil ? " is a prepared dataset" : " and data.eval are prepared datasets") already; there is nothing to prepare")
-        }
-        let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
-                                     lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
-                                     fit: job.data.fit.rawValue, packing: packingName, prefixSharing: prefixSharingName,
-                                     keepThoughts: job.data.keepThoughts, splits: prepared.map(\.split.summary))
+        StopSignal.install()
         let run = RunDirectory(job.checkpoint.dir)
-        try FileManager.default.createDirectory(at: run.dataFolder, withIntermediateDirectories: true)
-        for (path, split, plan) in prepared {
-            try write(split, plan: plan, to: path, packing: summary.packing)
+        let made: [String]
+        do {
+            made = try Folders.create(run.dataFolder.path)
+        } catch {
+            throw PrepareError("\(job.file): checkpoint.dir \(job.checkpoint.dir): \(error)")
         }
-        try AtomicFile.write(try summary.json(), to: run.prepareSummaryFile.path)
-        return summary
+        do {
+            var staged: [StagedFile] = []
+            var splits: [SplitSummary] = []
+            for split in Split.allCases {
+                // A split given as a prepared .h5 is used as it is.
+                guard let input = split == .train ? job.data.train : job.data.eval, !input.hasSuffix(".h5"),
+                      let path = Self.datasetPath(split, job: job) else { continue }
+                let (file, summary) = try stage(split, to: path, in: run.dataFolder.path, progress: progress)
+                staged.append(file)
+                splits.append(summary)
+            }
+            if staged.isEmpty {
+                throw PrepareError("data.train\(job.data.eval == nil ? " is a prepared dataset" : " and data.eval are prepared datasets") already; there is nothing to prepare")
+            }
+            let summary = PrepareSummary(job: job.file, tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name,
+                                         lossTurns: job.data.lossTurns.rawValue, maxSeqLen: job.data.maxSeqLen,
+                                         fit: job.data.fit.rawValue, packing: packingName, prefixSharing: prefixSharingName,
+                                         keepThoughts: job.data.keepThoughts, splits: splits)
+            let json = try summary.json()
+            staged.append(try AtomicFile.stage(to: run.prepareSummaryFile.path) { temporary in
+                try AtomicFile.write(json, toNew: temporary)
+            })
+            try StopSignal.check("prepare (nothing written)")
+            try publish(staged)
+            return summary
+        } catch {
+            // Folders this run made and left empty go too.
+            Folders.removeIfEmpty(made)
+            throw error
+        }
+    }
+
+    /// Reads one split into a spill file, packs its chains, and stages its dataset at `path`.
+    func stage(_ split: Split, to path: String, in folder: String, progress: ProgressHandler?) throws -> (StagedFile, SplitSummary) {
+        // The spill holds what the file stores of each example (`stored(chain:)`), chain after chain:
+        // chain c is records chainStarts[c] ..< chainStarts[c + 1].
+        let spill = try ExampleSpill(folder: folder)
+        var chainStarts = [0], chainLengths: [Int] = []
+        var inputIndex: [Int] = [], eosLabel: [Bool] = []
+        // Each example on its own, for the counts before sharing.
+        var lengths: [Int] = [], trainable: [Int] = []
+        var longer = 0
+        var summary = try read(split, limit: nil, progress: progress) { examples, chains in
+            let first = lengths.count
+            for example in examples {
+                lengths.append(example.tokenized.tokens.count)
+                trainable.append(example.tokenized.trainableCount)
+                if example.originalLength > job.data.maxSeqLen { longer += 1 }
+            }
+            for members in chains {
+                for example in stored(chain: members.map { examples[$0].tokenized }, inputIndices: members.map { first + $0 }) {
+                    try spill.append(tokens: example.tokens, lossMask: example.lossMask)
+                    inputIndex.append(example.inputIndex)
+                    eosLabel.append(example.eosLabel)
+                }
+                chainStarts.append(spill.count)
+                chainLengths.append(lengths[first + members.last!])
+            }
+        }
+        guard spill.count > 0 else {
+            throw PrepareError("data.\(split.rawValue): no example left to write (\(summary.examplesRead) read)")
+        }
+        let plan = pack(chainLengths)
+        let unsharedSequences = job.data.sharePrefixes ? pack(lengths).count : plan.count
+        summary.describe(lengths: lengths, trainable: trainable, longer: longer, chainLengths: chainLengths,
+                         eosLabels: eosLabel.filter { $0 }.count, plan: plan, unsharedSequences: unsharedSequences,
+                         maxSeqLen: job.data.maxSeqLen, sharePrefixes: job.data.sharePrefixes)
+        summary.output = path
+
+        let sources = SourcesDescription(input: summary.input, files: summary.files, format: job.data.format.rawValue,
+                                         keepThoughts: job.data.keepThoughts,
+                                         testQueryIDs: split == .train ? job.data.testQueryIDs : [])
+        let metadata = PreparedDatasetMetadata(
+            tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name, lossTurns: job.data.lossTurns.rawValue,
+            maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packingName,
+            prefixSharing: prefixSharingName,
+            sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(summary.counts),
+            fitJSON: try PrepareSummary.compactJSON(FitDescription(policy)))
+        let bar = progress == nil ? nil : ProgressBar(label: "write \(split.rawValue)")
+        let file = try PreparedDatasetWriter.stage(to: path, sequenceCount: plan.count, tokenCount: summary.sharing.tokensAfter,
+                                                   metadata: metadata) { s in
+            try StopSignal.check("prepare data.\(split.rawValue) (\(s) of \(plan.count) sequences written; nothing published)")
+            bar?.update(done: s + 1, total: plan.count, detail: "sequences")
+            return try plan[s].flatMap { c in
+                try (chainStarts[c]..<chainStarts[c + 1]).map { r in
+                    let example = try spill.read(r)
+                    return PreparedExample(tokens: example.tokens, lossMask: example.lossMask, inputIndex: inputIndex[r],
+                                           extendsChain: r > chainStarts[c], eosLabel: eosLabel[r])
+                }
+            }
+        }
+        bar?.finish()
+        return (file, summary)
     }
 
     /// Sequences of chains of the given lengths in tokens: `data.packing`'s plan.
@@ -286,31 +381,15 @@ public struct DataPreparation: Sendable {
             : Packing.onePerSequence(count: lengths.count)
     }
 
-    /// Writes a split whose `plan` lists each sequence's chains (indices into `prepared.chains`).
-    func write(_ prepared: PreparedSplit, plan: [[Int]], to path: String, packing: String) throws {
-        let eos = encoder.eosID
-        let sequences = plan.map { chains in
-            chains.flatMap { c -> [PreparedExample] in
-                let members = prepared.chains[c]
-                let chain = SharedChain(members: members.map { prepared.examples[$0].tokenized }, eosID: eos)
-                return members.indices.map { k in
-                    let range = (k == 0 ? 0 : chain.ends[k - 1])..<chain.ends[k]
-                    return PreparedExample(tokens: Array(chain.tokens[range]), lossMask: Array(chain.lossMask[range]),
-                                           inputIndex: members[k], extendsChain: k > 0, eosLabel: chain.eosLabels[k])
-                }
-            }
+    /// What the dataset stores of a chain's members (shortest first, `inputIndices` their positions in
+    /// input order): each member the tokens it adds to the one before, with its own targets.
+    func stored(chain members: [TokenizedExample], inputIndices: [Int]) -> [PreparedExample] {
+        let chain = SharedChain(members: members, eosID: encoder.eosID)
+        return members.indices.map { k in
+            let range = (k == 0 ? 0 : chain.ends[k - 1])..<chain.ends[k]
+            return PreparedExample(tokens: Array(chain.tokens[range]), lossMask: Array(chain.lossMask[range]),
+                                   inputIndex: inputIndices[k], extendsChain: k > 0, eosLabel: chain.eosLabels[k])
         }
-        let split = prepared.summary
-        let sources = SourcesDescription(input: split.input, files: split.files, format: job.data.format.rawValue,
-                                         keepThoughts: job.data.keepThoughts,
-                                         testQueryIDs: split.split == Split.train.rawValue ? job.data.testQueryIDs : [])
-        let metadata = PreparedDatasetMetadata(
-            tokenizerSHA256: tokenizerSHA256, template: ToolLlamaTemplate.name, lossTurns: job.data.lossTurns.rawValue,
-            maxSeqLen: job.data.maxSeqLen, bosID: Int(encoder.bosID), eosID: Int(encoder.eosID), packing: packing,
-            prefixSharing: prefixSharingName,
-            sourcesJSON: try PrepareSummary.compactJSON(sources), countsJSON: try PrepareSummary.compactJSON(split.counts),
-            fitJSON: try PrepareSummary.compactJSON(FitDescription(policy)))
-        try PreparedDatasetWriter.write(to: path, sequences: sequences, metadata: metadata)
     }
 }
 

@@ -186,17 +186,17 @@ public struct SplitSummary: Codable, Sendable {
          "over_max_seq_len": overMaxSeqLen]
     }
 
-    /// Fills in the counts of the examples kept, their `chains` and the packing `plan` of the chains
-    /// (`unsharedSequences`: how many sequences the examples would have packed into on their own).
-    mutating func describe(_ kept: [DataPreparation.Example], chains: [[Int]], plan: [[Int]], unsharedSequences: Int,
-                           maxSeqLen: Int, sharePrefixes: Bool, eosID: Int32) {
-        examples = kept.count
-        let lengths = kept.map(\.tokenized.tokens.count)
-        let trainable = kept.map(\.tokenized.trainableCount)
+    /// Fills in the counts of the kept examples (`lengths`, `trainable` tokens, how many were `longer` than
+    /// `maxSeqLen` before fitting), of their chains (`chainLengths`: the tokens each stores; `eosLabels`
+    /// inside them) and of the packing `plan` of the chains (`unsharedSequences`: how many sequences the
+    /// examples would have packed into on their own).
+    mutating func describe(lengths: [Int], trainable: [Int], longer: Int, chainLengths: [Int], eosLabels: Int, plan: [[Int]],
+                           unsharedSequences: Int, maxSeqLen: Int, sharePrefixes: Bool) {
+        examples = lengths.count
         tokens = lengths.reduce(0, +)
         trainableTokens = trainable.reduce(0, +)
-        overMaxSeqLen = kept.filter { $0.originalLength > maxSeqLen }.count + fit.droppedTooLong
-        if !kept.isEmpty {
+        overMaxSeqLen = longer + fit.droppedTooLong
+        if !lengths.isEmpty {
             self.lengths = LengthStats(lengths)
             trainableLengths = LengthStats(trainable)
         }
@@ -205,11 +205,8 @@ public struct SplitSummary: Codable, Sendable {
             let upper = Swift.min(maxSeqLen, lower + width)
             return HistogramBin(lower: lower + 1, upper: upper, count: lengths.filter { $0 > lower && $0 <= upper }.count)
         }
-        let stored = chains.reduce(0) { $0 + lengths[$1.last!] }
-        sharing = SharingCounts(enabled: sharePrefixes, examples: kept.count, chains: chains.count,
-                                eosLabels: chains.reduce(0) { count, members in
-                                    count + SharedChain(members: members.map { kept[$0].tokenized }, eosID: eosID).eosLabels.filter { $0 }.count
-                                },
+        let stored = chainLengths.reduce(0, +)
+        sharing = SharingCounts(enabled: sharePrefixes, examples: lengths.count, chains: chainLengths.count, eosLabels: eosLabels,
                                 tokensBefore: tokens, tokensAfter: stored,
                                 sequencesBefore: unsharedSequences, sequencesAfter: plan.count,
                                 ratio: stored == 0 ? 0 : (Double(tokens) / Double(stored) * 10000).rounded() / 10000)

@@ -7,8 +7,9 @@ import Reporting
 /// Times Float32 sum-allreduces over the job's ranks, the way scripts/bench_allreduce_torch.py times
 /// torch.distributed: whole messages of several sizes (with nccl-tests' bandwidth figures), and one
 /// gradient sync of a preset's parameter count in buckets of `bucketMB`, as the trainer does it (here
-/// without backward to overlap, so it is the sync's full cost). Every rank adds rank + 1 times a
-/// pattern of small integers, so the sums are exact and checked.
+/// without backward to overlap, so it is the sync's full cost), both by the `reduction` the job would
+/// use (flat or hierarchical, fp32 or bf16 on the wire). Every value is a small integer and every sum at
+/// most 256, exact even in bfloat16, so the sums are checked exactly.
 public enum AllreduceBenchmark {
     public struct Options: Sendable {
         /// Message sizes in MB (1 MB = 2^20 bytes).
@@ -17,18 +18,22 @@ public enum AllreduceBenchmark {
         public var bucketMB: Double
         public var iterations: Int
         public var warmup: Int
+        public var reduction: GradientReduction
 
-        public init(sizesMB: [Double], preset: String, bucketMB: Double, iterations: Int, warmup: Int) {
+        public init(sizesMB: [Double], preset: String, bucketMB: Double, iterations: Int, warmup: Int,
+                    reduction: GradientReduction = GradientReduction()) {
             self.sizesMB = sizesMB
             self.preset = preset
             self.bucketMB = bucketMB
             self.iterations = iterations
             self.warmup = warmup
+            self.reduction = reduction
         }
     }
 
     /// One message size: the median seconds over the iterations (of the slowest rank).
     public struct Message: Codable, Sendable {
+        /// As Float32 (what the trainer sums; bf16 sends half as many).
         public var bytes: Int
         public var seconds: Double
         /// bytes / seconds, in GB/s (10^9).
@@ -46,6 +51,10 @@ public enum AllreduceBenchmark {
     public struct Result: Codable, Sendable {
         public var framework = "tooltune"
         public var ranks: Int
+        /// flat or hierarchical, and the nodes and ranks per node the hierarchy found.
+        public var topology: String
+        public var nodes: Int?
+        public var wire: String
         public var iterations: Int
         public var messages: [Message]
         public var preset: String
@@ -58,7 +67,9 @@ public enum AllreduceBenchmark {
         public var verified: Bool
 
         enum CodingKeys: String, CodingKey {
-            case framework, ranks, iterations, messages, preset, verified
+            case framework, ranks, nodes, iterations, messages, preset, verified
+            case topology = "allreduce"
+            case wire = "allreduce_dtype"
             case gradientElements = "gradient_elements"
             case bucketMB = "bucket_mb"
             case bucketedSeconds = "bucketed_s"
@@ -74,15 +85,18 @@ public enum AllreduceBenchmark {
         }
         let gradientElements = config.parameterCount
         let largest = max(gradientElements, options.sizesMB.map { elements($0) }.max() ?? 0)
+        // Rank r holds i % 3 + 1 + r % 2 at i: integers whose every partial sum is at most 3.5 n, so the
+        // sums are exact in Float32 and, up to 73 ranks, in bfloat16.
+        if options.reduction.wire == .bf16, 7 * comm.size > 512 {
+            throw BenchmarkOptionError(message: "--allreduce-dtype bf16 checks its sums exactly up to 73 ranks; this job has \(comm.size)")
+        }
+        let reducer = try GradientReducer(comm: comm, options.reduction)
         let buffer = FloatBuffer(count: largest)
         var verified = true
-
-        // Rank r holds (r + 1) * pattern; the sum is n(n + 1)/2 * pattern, exact in Float32.
-        let pattern = { (i: Int) -> Float in Float(i % 7 + 1) }
-        let scale = Float(comm.rank + 1), total = Float(comm.size * (comm.size + 1) / 2)
-        func fill(_ count: Int) { for i in 0..<count { buffer.pointer[i] = scale * pattern(i) } }
+        let odd = Float(comm.rank % 2), oddRanks = Float(comm.size / 2), n = Float(comm.size)
+        func fill(_ count: Int) { for i in 0..<count { buffer.pointer[i] = Float(i % 3 + 1) + odd } }
         func check(_ count: Int) {
-            for i in 0..<count where buffer.pointer[i] != total * pattern(i) {
+            for i in 0..<count where buffer.pointer[i] != n * Float(i % 3 + 1) + oddRanks {
                 verified = false
                 return
             }
@@ -108,23 +122,24 @@ public enum AllreduceBenchmark {
         for mb in options.sizesMB {
             let count = elements(mb)
             let seconds = try time(count) {
-                try comm.allreduce(UnsafeMutableBufferPointer(start: buffer.pointer, count: count), .sum)
+                try reducer.sum(UnsafeMutableBufferPointer(start: buffer.pointer, count: count))
             }
             let bytes = count * MemoryLayout<Float>.stride
             let algbw = Double(bytes) / seconds / 1e9
             messages.append(Message(bytes: bytes, seconds: seconds, algorithmBandwidth: algbw,
                                     busBandwidth: algbw * 2 * Double(comm.size - 1) / Double(comm.size)))
         }
-        let buckets = GradientBuckets(comm: comm, buffer: buffer.pointer, bucketBytes: Int(options.bucketMB * 1_048_576))
+        let buckets = GradientBuckets(reducer: reducer, buffer: buffer.pointer, bucketBytes: Int(options.bucketMB * 1_048_576))
         let bucketed = try time(gradientElements) {
             buckets.ready(0..<gradientElements)
             _ = try buckets.finish()
         }
         let whole = try time(gradientElements) {
-            try comm.allreduce(UnsafeMutableBufferPointer(start: buffer.pointer, count: gradientElements), .sum)
+            try reducer.sum(UnsafeMutableBufferPointer(start: buffer.pointer, count: gradientElements))
         }
         let allVerified = try comm.allreduce(Int32(verified ? 0 : 1), .max) == 0
-        return Result(ranks: comm.size, iterations: options.iterations, messages: messages, preset: options.preset,
+        return Result(ranks: comm.size, topology: options.reduction.topology.rawValue, nodes: reducer.layout?.nodes,
+                      wire: options.reduction.wire.rawValue, iterations: options.iterations, messages: messages, preset: options.preset,
                       gradientElements: gradientElements, bucketMB: options.bucketMB, bucketedSeconds: bucketed,
                       wholeSeconds: whole, verified: allVerified)
     }
@@ -133,7 +148,9 @@ public enum AllreduceBenchmark {
 
     /// The printed table.
     public static func report(_ r: Result) -> [String] {
-        var lines = ["allreduce (sum, float32) over \(r.ranks) ranks; medians of \(r.iterations) iterations, slowest rank",
+        let how = r.topology == "hierarchical" ? "hierarchical over \(r.nodes ?? 0) nodes" : r.topology
+        var lines = ["allreduce (sum of float32, \(how), \(r.wire) on the wire) over \(r.ranks) ranks; "
+                     + "medians of \(r.iterations) iterations, slowest rank",
                      "        size        time     algbw     busbw"]
         for m in r.messages {
             lines.append(String(format: "%9.2f MB  %8.3f ms  %6.2f GB/s  %6.2f GB/s",

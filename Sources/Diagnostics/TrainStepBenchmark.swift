@@ -139,16 +139,21 @@ public enum TrainStepBenchmark {
         let (b, t) = (options.batch, options.seq)
         let steps = options.warmup + options.steps
         let data = RandomSequences(count: steps * b, length: t, vocab: config.vocabSize, seed: options.seed)
-        let state = TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
-                                  stepsPerEpoch: [steps], train: settings, seed: options.seed,
-                                  bucketMB: JobSpec.DistributedSpec.defaults.bucketMB, comm: comm)
+        let state = try TrainingState(model: model, optimizer: TrainingState.optimizer(for: model, settings.optimizer), data: data,
+                                      stepsPerEpoch: [steps], train: settings, seed: options.seed,
+                                      distributed: JobSpec.DistributedSpec.defaults, comm: comm)
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = [], whole: [Double] = [], cpu: [Double] = []
         var lastLoss = 0.0
         for step in 0..<steps {
             // One micro-batch of b sequences, as a job with micro_batch_tokens b x seq plans it.
             let plan = StepPlan(epoch: 0, stepInEpoch: step, microBatches: [[Array((step * b)..<((step + 1) * b))]])
             let cpuStart = ProcessCPUTime.seconds()
-            let (metrics, times) = try state.step(plan)
+            let (metrics, times): (StepMetrics, TrainingState.StepTimes)
+            do {
+                (metrics, times) = try state.step(plan)
+            } catch let error as OPTModelError {
+                throw BenchmarkOptionError(message: "--batch \(b) x --seq \(t): \(error)")  // more activations than memory
+            }
             let cpuSeconds = ProcessCPUTime.seconds() - cpuStart
             lastLoss = metrics.loss
             if step >= options.warmup {

@@ -1,4 +1,5 @@
 import CMPI
+import Kernels
 import Foundation
 import Synchronization
 
@@ -67,6 +68,8 @@ extension Double: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_
 extension Int32: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_int32() } }
 extension Int64: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_int64() } }
 extension UInt8: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_uint8() } }
+/// Moved as its 16 bits; MPI never adds bfloat16 here (`GradientReducer` sums in float32).
+extension BFloat16: MPIScalar { public static var mpiDatatype: MPI_Datatype? { tt_mpi_uint16() } }
 
 /// The process's view of MPI_COMM_WORLD. MPI is initialised the first time `world()` is called (under
 /// `mpirun` or as a singleton: rank 0 of 1) and finalised exactly once when the process exits.
@@ -79,6 +82,8 @@ public final class Communicator: @unchecked Sendable {
     public var isCoordinator: Bool { rank == 0 }
 
     private let comm: MPI_Comm
+    /// The watch on the other ranks' connections (jobs of more than one rank).
+    private var watch: RankWatch?
 
     private static let shared = Mutex<Communicator?>(nil)
 
@@ -105,6 +110,7 @@ public final class Communicator: @unchecked Sendable {
             }
             let made = Communicator(comm: world, rank: Int(r), size: Int(s),
                                     threadLevel: ThreadLevel(mpi: provided))
+            made.watch = try RankWatch.start(made)
             current = made
             return made
         }
@@ -121,6 +127,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     private static func finalizeAtExit() {
+        shared.withLock { $0?.watch?.stop() }
         var finalized: Int32 = 0
         MPI_Finalized(&finalized)
         if finalized == 0 { MPI_Finalize() }
@@ -156,6 +163,33 @@ public final class Communicator: @unchecked Sendable {
         var length: Int32 = 0
         guard MPI_Get_processor_name(&buffer, &length) == MPI_SUCCESS else { return "unknown" }
         return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    // MARK: Sub-communicators
+
+    /// The ranks on this rank's node (those that can share memory, MPI_COMM_TYPE_SHARED), in world rank
+    /// order. Collective.
+    public func nodeRanks() throws -> Communicator {
+        var node: MPI_Comm?
+        try check(MPI_Comm_split_type(comm, Int32(MPI_COMM_TYPE_SHARED), Int32(rank), tt_mpi_info_null(), &node),
+                  "MPI_Comm_split_type")
+        return try derived(node!)
+    }
+
+    /// The ranks that give the same `color`, ordered by `key`; nil on ranks that give no color. Collective.
+    public func split(color: Int?, key: Int) throws -> Communicator? {
+        var part: MPI_Comm?
+        try check(MPI_Comm_split(comm, color.map(Int32.init) ?? MPI_UNDEFINED, Int32(key), &part), "MPI_Comm_split")
+        guard let part, part != tt_mpi_comm_null() else { return nil }
+        return try derived(part)
+    }
+
+    private func derived(_ made: MPI_Comm) throws -> Communicator {
+        var r: Int32 = 0, s: Int32 = 0
+        try check(MPI_Comm_set_errhandler(made, tt_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        try check(MPI_Comm_rank(made, &r), "MPI_Comm_rank")
+        try check(MPI_Comm_size(made, &s), "MPI_Comm_size")
+        return Communicator(comm: made, rank: Int(r), size: Int(s), threadLevel: threadLevel)
     }
 
     // MARK: Collectives
@@ -205,6 +239,41 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
+    /// Reduces `buffer` over all ranks into `root`'s buffer; the others' buffers are left as they were.
+    public func reduce<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: ReduceOp, root: Int = 0) throws {
+        guard let base = buffer.baseAddress else { return }
+        var start = 0
+        while start < buffer.count {
+            let n = min(Communicator.maxChunk, buffer.count - start)
+            let rc = rank == root
+                ? MPI_Reduce(tt_mpi_in_place(), base + start, Int32(n), T.mpiDatatype, op.handle, Int32(root), comm)
+                : MPI_Reduce(base + start, nil, Int32(n), T.mpiDatatype, op.handle, Int32(root), comm)
+            try check(rc, "MPI_Reduce")
+            start += n
+        }
+    }
+
+    /// Rank i's `send[ranges[j]]` goes to rank j, which receives every rank's piece into `receive`, rank
+    /// i's at `i * ranges[j].count` (MPI_Alltoallv). `ranges` is the same on every rank.
+    public func allToAll<T: MPIScalar>(_ send: UnsafeBufferPointer<T>, ranges: [Range<Int>],
+                                       into receive: UnsafeMutableBufferPointer<T>) throws {
+        precondition(ranges.count == size && receive.count >= size * ranges[rank].count)
+        var sendCounts = ranges.map { Int32($0.count) }, sendOffsets = ranges.map { Int32($0.lowerBound) }
+        var receiveCounts = [Int32](repeating: Int32(ranges[rank].count), count: size)
+        var receiveOffsets = (0..<size).map { Int32($0 * ranges[rank].count) }
+        try check(MPI_Alltoallv(send.baseAddress, &sendCounts, &sendOffsets, T.mpiDatatype,
+                                receive.baseAddress, &receiveCounts, &receiveOffsets, T.mpiDatatype, comm), "MPI_Alltoallv")
+    }
+
+    /// Rank j's piece, at `ranges[j]` of its `buffer`, lands at `ranges[j]` of every rank's `buffer`
+    /// (MPI_Allgatherv in place). `ranges` is the same on every rank.
+    public func allGather<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, ranges: [Range<Int>]) throws {
+        precondition(ranges.count == size && ranges.allSatisfy { $0.upperBound <= buffer.count })
+        var counts = ranges.map { Int32($0.count) }, offsets = ranges.map { Int32($0.lowerBound) }
+        try check(MPI_Allgatherv(tt_mpi_in_place(), 0, T.mpiDatatype, buffer.baseAddress, &counts, &offsets, T.mpiDatatype, comm),
+                  "MPI_Allgatherv")
+    }
+
     public func allreduce<T: MPIScalar>(_ array: inout [T], _ op: ReduceOp) throws {
         try array.withUnsafeMutableBufferPointer { try allreduce($0, op) }
     }
@@ -245,6 +314,8 @@ public final class Communicator: @unchecked Sendable {
     /// Ends the whole job: prints the message with this rank's number and aborts every rank.
     public func abort(_ message: String, code: Int32 = 1) -> Never {
         FileHandle.standardError.write(Data("tooltune: rank \(rank) of \(size): \(message)\n".utf8))
+        // This rank reports its own end: the others must not take it for a lost rank.
+        watch?.stop()
         MPI_Abort(comm, code)
         exit(code)
     }

@@ -16,20 +16,28 @@ public final class GradientBuckets: @unchecked Sendable {
         public var wait: Double
     }
 
-    private let comm: Communicator
+    /// How the buckets are summed.
+    public let reducer: GradientReducer
     private let buffer: UnsafeMutablePointer<Float>
     private let bucketElements: Int
     private let worker: Worker?
     private var pending: Range<Int>?
     private var synchronous: [Range<Int>] = []
 
-    /// `buffer` holds the gradients; it must stay allocated while this object lives.
-    public init(comm: Communicator, buffer: UnsafeMutablePointer<Float>, bucketBytes: Int) {
-        self.comm = comm
+    /// `buffer` holds the gradients; it must stay allocated while this object lives. Buckets are summed
+    /// with MPI_Allreduce over `comm`.
+    public convenience init(comm: Communicator, buffer: UnsafeMutablePointer<Float>, bucketBytes: Int) {
+        self.init(reducer: GradientReducer(comm: comm), buffer: buffer, bucketBytes: bucketBytes)
+    }
+
+    /// Buckets are summed by `reducer`.
+    public init(reducer: GradientReducer, buffer: UnsafeMutablePointer<Float>, bucketBytes: Int) {
+        let comm = reducer.comm
+        self.reducer = reducer
         self.buffer = buffer
         bucketElements = max(1, bucketBytes / MemoryLayout<Float>.stride)
         let canOverlap = comm.size > 1 && (comm.threadLevel == .serialized || comm.threadLevel == .multiple)
-        worker = canOverlap ? Worker(comm: comm, buffer: buffer) : nil
+        worker = canOverlap ? Worker(reducer: reducer, buffer: buffer) : nil
     }
 
     deinit { worker?.stop() }
@@ -70,7 +78,7 @@ public final class GradientBuckets: @unchecked Sendable {
         let start = Date()
         defer { synchronous.removeAll() }
         for range in synchronous {
-            try comm.allreduce(UnsafeMutableBufferPointer(start: buffer + range.lowerBound, count: range.count), .sum)
+            try reducer.sum(UnsafeMutableBufferPointer(start: buffer + range.lowerBound, count: range.count))
         }
         let seconds = Date().timeIntervalSince(start)
         return Timing(communication: seconds, wait: seconds)
@@ -78,7 +86,8 @@ public final class GradientBuckets: @unchecked Sendable {
 
     /// A thread that reduces queued ranges one after another.
     private final class Worker: @unchecked Sendable {
-        private let comm: Communicator
+        /// How the buckets are summed.
+    public let reducer: GradientReducer
         private let buffer: UnsafeMutablePointer<Float>
         private let condition = NSCondition()
         /// nil asks the thread to end.
@@ -87,8 +96,8 @@ public final class GradientBuckets: @unchecked Sendable {
         private var seconds = 0.0
         private var failure: Error?
 
-        init(comm: Communicator, buffer: UnsafeMutablePointer<Float>) {
-            self.comm = comm
+        init(reducer: GradientReducer, buffer: UnsafeMutablePointer<Float>) {
+            self.reducer = reducer
             self.buffer = buffer
             // The thread holds the worker until `stop` lets it end.
             let thread = Thread { self.run() }
@@ -138,7 +147,7 @@ public final class GradientBuckets: @unchecked Sendable {
                 var error: Error?
                 if !failed {
                     do {
-                        try comm.allreduce(UnsafeMutableBufferPointer(start: buffer + range.lowerBound, count: range.count), .sum)
+                        try reducer.sum(UnsafeMutableBufferPointer(start: buffer + range.lowerBound, count: range.count))
                     } catch let e {
                         error = e
                     }

@@ -66,6 +66,7 @@ public struct EvalCases: Sendable {
         let dataset = try PreparedDataset(path: path)
         try DataPreparation(job: job, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
             .checkUpToDate(dataset, at: path, split: .eval)
+        try dataset.checkContents(vocabularySize: job.model.config.vocabSize)
         var exampleOfInput = [Int: Int]()
         for (e, k) in dataset.inputIndex.enumerated() { exampleOfInput[Int(k)] = e }
         let count = min(limit ?? dataset.exampleCount, dataset.exampleCount)

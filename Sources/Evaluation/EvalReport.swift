@@ -102,7 +102,7 @@ public enum EvalReport {
     /// evaluation in the folder; `trainingLoss` (from the newest checkpoint) draws the loss curve.
     public static func write(_ evaluation: CheckpointEvaluation, name: String, folder: URL,
                              trainingLoss: [CheckpointInfo.TrainingPoint]) throws {
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("charts"), withIntermediateDirectories: true)
+        try Folders.create(folder.appendingPathComponent("charts").path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

@@ -103,7 +103,7 @@ public struct SVGChart: Sendable {
             if hi - lo < 1e-12 { lo -= integers ? 1 : max(abs(lo) * 0.1, 0.1); hi += integers ? 1 : max(abs(hi) * 0.1, 0.1) }
             let raw = (hi - lo) / 5
             let magnitude = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
-            var step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw }!
+            var step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 1
             if integers { step = max(1, step.rounded()) }
             // Steps and counts never go below 0: do not draw an axis that does.
             let floor = (values.min() ?? 0) >= 0 ? 0.0 : -Double.infinity
@@ -111,8 +111,10 @@ public struct SVGChart: Sendable {
         }
 
         var ticks: [Double] {
-            let count = Int(((upper - lower) / step).rounded())
-            return (0...count).map { lower + Double($0) * step }
+            // Values read back from evaluation files may span more than a Double holds (1e308 and -1e308).
+            let count = ((upper - lower) / step).rounded()
+            guard count.isFinite, count >= 0, count <= 100 else { return [lower, upper].filter(\.isFinite) }
+            return (0...Int(count)).map { lower + Double($0) * step }
         }
 
         func label(_ v: Double) -> String {

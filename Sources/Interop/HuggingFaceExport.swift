@@ -60,7 +60,7 @@ public enum HuggingFaceExport {
             }
             tokenizer = (tokenizerFolder, loaded)
         }
-        let model = try OPTModel(config: config)
+        let model = try ModelCheckpoint.model(config, describedBy: "\(checkpoint): attribute '\(ModelCheckpoint.configAttribute)'")
         try ModelCheckpoint.read(into: model, from: file)
         try file.close()
         let files = try write(model, dtype: dtype, tokenizer: tokenizer, to: folder, replacing: replacing)

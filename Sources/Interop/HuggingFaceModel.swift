@@ -22,8 +22,11 @@ public struct HuggingFaceModel {
     public static func load(folder: String) throws -> OPTModel { try HuggingFaceModel(folder: folder).model }
 
     public init(folder: String) throws {
-        let model = try OPTModel(config: HuggingFaceModel.config(folder: folder))
-        let weights = try HFWeights(folder: folder, expecting: model.layout.entries.map { ($0.name, $0.shape) })
+        let config = try HuggingFaceModel.config(folder: folder)
+        // The weight files are checked against the config before memory is sized by it.
+        let layout = ParameterLayout(config: config)
+        let weights = try HFWeights(folder: folder, expecting: layout.entries.map { ($0.name, $0.shape) })
+        let model = try ModelCheckpoint.model(config, describedBy: (folder as NSString).appendingPathComponent(Self.configFile))
         for entry in model.layout.entries {
             try weights.read(entry.name, into: model.parameter(entry.name)!)
         }
@@ -44,21 +47,11 @@ public struct HuggingFaceModel {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelCheckpointError(file: path, message: "missing or unreadable; a Hugging Face model folder has \(configFile)")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelCheckpointError(file: path, message: "not a JSON object")
-        }
-        if let type = object["model_type"], type as? String != "opt" {
-            throw ModelCheckpointError(file: path, message: "model_type is \"\(type)\", not \"opt\": only OPT models are supported")
-        }
-        let config: OPTConfig
         do {
-            config = try JSONDecoder().decode(OPTConfig.self, from: data)
-        } catch let error as DecodingError {
-            throw ModelCheckpointError(file: path, message: error.summary)
+            return try OPTConfig.fromJSON([UInt8](data))
+        } catch {
+            throw ModelCheckpointError(file: path, message: error.description)
         }
-        let problems = config.problems
-        guard problems.isEmpty else { throw ModelCheckpointError(file: path, message: problems.joined(separator: "; ")) }
-        return config
     }
 
     /// The tokenizer in `folder` (vocab.json and merges.txt, with the special-token files when present),

@@ -30,11 +30,9 @@ public enum ModelCheckpoint {
     /// Writes a file holding only the model (and the tokenizer's hash, when known), atomically (readers
     /// never see a partial file).
     public static func save(_ model: OPTModel, to path: String, tokenizerSHA256: String? = nil) throws {
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+        try HDF5File.writeAtomically(to: path) { file in
             try write(model, to: file)
             if let tokenizerSHA256 { try file.root.setAttribute(tokenizerAttribute, tokenizerSHA256) }
-            try file.close()
         }
     }
 
@@ -46,13 +44,22 @@ public enum ModelCheckpoint {
 
     /// The model configuration stored in `file`, checked for what ToolTune supports.
     public static func config(of file: HDF5File) throws -> OPTConfig {
-        let config = try file.root.jsonAttribute(configAttribute, as: OPTConfig.self)
-        let problems = config.problems
-        guard problems.isEmpty else {
-            throw ModelCheckpointError(file: file.path,
-                                       message: "attribute '\(configAttribute)': " + problems.joined(separator: "; "))
+        let text = try file.root.stringAttribute(configAttribute)
+        do {
+            return try OPTConfig.fromJSON(Array(text.utf8))
+        } catch {
+            throw ModelCheckpointError(file: file.path, message: "attribute '\(configAttribute)': \(error)")
         }
-        return config
+    }
+
+    /// A zeroed model of `config`, which `source` (a file, with the attribute or key it came from)
+    /// describes: a configuration within every limit may still need more memory than there is.
+    public static func model(_ config: OPTConfig, describedBy source: String) throws -> OPTModel {
+        do {
+            return try OPTModel(config: config)
+        } catch let error as OPTModelError {
+            throw ModelCheckpointError(file: source, message: error.message)
+        }
     }
 
     /// Reads `/model` into `model`, whose configuration must match the file's tensors exactly.
@@ -64,7 +71,7 @@ public enum ModelCheckpoint {
     /// The model stored in the file at `path`.
     public static func load(_ path: String) throws -> OPTModel {
         let file = try HDF5File(path, mode: .readOnly)
-        let model = try OPTModel(config: config(of: file))
+        let model = try self.model(config(of: file), describedBy: "\(path): attribute '\(configAttribute)'")
         try read(into: model, from: file)
         return model
     }

@@ -30,12 +30,10 @@ public struct NextTokenLosses: Sendable {
     /// Writes `input_ids` [1, T] (int32) and `logits` [1, T, vocab] (float32) to a new HDF5 file, atomically.
     public func writeLogits(to path: String, vocab: Int) throws {
         guard let logits else { preconditionFailure("NextTokenLosses.writeLogits: computed without logits") }
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+        try HDF5File.writeAtomically(to: path) { file in
             let root = try file.root
             try root.write("input_ids", tokens, shape: [1, tokens.count])
             try root.write("logits", logits, shape: [1, tokens.count, vocab], chunkRows: 1)
-            try file.close()
         }
     }
 }

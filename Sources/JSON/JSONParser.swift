@@ -33,10 +33,17 @@ public struct JSONParser {
         }
     }
 
+    /// How deeply arrays and objects may nest. Parsing, and everything that walks a value afterwards
+    /// (writing, comparing, freeing), recurses once per level, so a limit keeps a hostile `[[[[...` from
+    /// overflowing the stack. Python's `json` stops near 1,000 levels (its recursion limit); real files
+    /// (ToolBench's, tokenizers', configs) nest fewer than 20.
+    public static let maximumDepth = 512
+
     private let bytes: [UInt8]
     private let options: Options
     private var index = 0
     private var path: [JSONPathComponent] = []
+    private var depth = 0
 
     /// Parses one JSON document (white space around it allowed).
     public static func parse(_ bytes: [UInt8], options: Options) throws(JSONSyntaxError) -> JSONValue {
@@ -108,8 +115,11 @@ public struct JSONParser {
         guard index < bytes.count else { throw fail(.unexpected(.value)) }
         let python = options.dialect == .python
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard depth < JSONParser.maximumDepth else { throw fail(.tooDeep(limit: JSONParser.maximumDepth)) }
+            depth += 1
+            defer { depth -= 1 }
+            return bytes[index] == UInt8(ascii: "{") ? try parseObject() : try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))

@@ -37,6 +37,8 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
         case loneSurrogate(UInt32)
         /// Only in RFC 8259's dialect: a high surrogate escape followed by an escape that is not a low one.
         case invalidSurrogatePair
+        /// An array or object opened `limit` levels deep (`JSONParser.maximumDepth`); at its bracket.
+        case tooDeep(limit: Int)
     }
 
     /// What the parser was looking for.
@@ -88,11 +90,17 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
         case .leadingZero: return "a number with a leading zero"
         case .loneSurrogate(let code): return "lone surrogate \\u\(hex(code, digits: 4)) in a string"
         case .invalidSurrogatePair: return "invalid surrogate pair in a string"
+        case .tooDeep(let limit): return "arrays and objects nested more than \(limit) levels deep (the parser's limit)"
         }
     }
 
-    /// `line:column: $.path: message`.
-    public var description: String { "\(position.line):\(position.column): \(jsonPathString(path)): \(message)" }
+    /// `line:column: $.path: message`; a path of more than 8 steps (only a deep nesting has one) is shown
+    /// by its first 8.
+    public var description: String { "\(position.line):\(position.column): \(pathDescription): \(message)" }
+
+    public var pathDescription: String {
+        path.count <= 8 ? jsonPathString(path) : jsonPathString(Array(path.prefix(8))) + "...(\(path.count - 8) more)"
+    }
 }
 
 extension JSONSyntaxError.Expected {

@@ -59,7 +59,8 @@ extension JobSpec {
             ])),
             ("distributed", map([
                 ("ranks", distributed.ranks.flatMap { value($0) }), ("threads_per_rank", value(distributed.threadsPerRank)),
-                ("bucket_mb", value(distributed.bucketMB)),
+                ("bucket_mb", value(distributed.bucketMB)), ("allreduce", value(distributed.reduction.topology.rawValue)),
+                ("allreduce_dtype", value(distributed.reduction.wire.rawValue)),
             ])),
             ("eval", map([
                 ("max_new_tokens", value(eval.maxNewTokens)), ("every_checkpoint", value(eval.everyCheckpoint)),

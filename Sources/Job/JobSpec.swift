@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Kernels
 import OPT
@@ -123,9 +124,11 @@ public struct JobSpec: Sendable {
         public var ranks: Int?
         public var threadsPerRank: Int
         public var bucketMB: Double
+        /// How gradients are summed: `allreduce` (flat, hierarchical) and `allreduce_dtype` (fp32, bf16).
+        public var reduction: GradientReduction
 
         /// A job's `distributed` section when it sets nothing.
-        public static let defaults = DistributedSpec(ranks: nil, threadsPerRank: 1, bucketMB: 25)
+        public static let defaults = DistributedSpec(ranks: nil, threadsPerRank: 1, bucketMB: 25, reduction: GradientReduction())
     }
 
     public struct EvalSpec: Sendable {
@@ -224,7 +227,7 @@ extension JobSpec {
     static let optimizerKeys = ["name", "lr", "betas", "eps", "weight_decay"]
     static let scheduleKeys = ["name", "warmup_ratio", "warmup_steps"]
     static let checkpointKeys = ["dir", "every_steps", "keep_last", "resume"]
-    static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb"]
+    static let distributedKeys = ["ranks", "threads_per_rank", "bucket_mb", "allreduce", "allreduce_dtype"]
     static let evalKeys = ["max_new_tokens", "every_checkpoint", "queries", "toolenv", "max_steps", "temperature", "top_p", "stop",
                            "precision", "toolserver", "judge"]
     static let computeKeys = ["gemm"]
@@ -322,6 +325,12 @@ extension JobSpec {
             distributed.ranks = f.int(d, "ranks", range: 1...1_000_000)
             distributed.threadsPerRank = f.int(d, "threads_per_rank", range: 1...1024) ?? distributed.threadsPerRank
             distributed.bucketMB = f.double(d, "bucket_mb", range: 0...4096, openLower: true) ?? distributed.bucketMB
+            if let topology = f.choice(d, "allreduce", GradientReduction.Topology.allCases.map(\.rawValue)) {
+                distributed.reduction.topology = GradientReduction.Topology(rawValue: topology)!
+            }
+            if let wire = f.choice(d, "allreduce_dtype", GradientReduction.Wire.allCases.map(\.rawValue)) {
+                distributed.reduction.wire = GradientReduction.Wire(rawValue: wire)!
+            }
         }
 
         let eval = readEval(top, f, maxSeqLen: data?.maxSeqLen)

@@ -151,3 +151,28 @@ extension BFloat16 {
         }
     }
 }
+
+extension BFloat16 {
+    /// Sums `rows` rows of `count` bfloat16 values (row r at `values + r * stride`) in float32, row 0 first,
+    /// and rounds each sum once: `sums[j] = BFloat16(((row0[j] + row1[j]) + row2[j]) + ...)`. Works in
+    /// blocks of a cache-resident float32 accumulator, one row at a time, so every inner loop is a plain
+    /// stream.
+    public static func sum(_ values: UnsafePointer<BFloat16>, rows: Int, stride: Int, count: Int,
+                           into sums: UnsafeMutablePointer<BFloat16>) {
+        let block = 2048
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { buffer in
+            let total = buffer.baseAddress!
+            var start = 0
+            while start < count {
+                let n = min(block, count - start)
+                widen(values + start, into: total, count: n)
+                for r in 1..<max(rows, 1) {
+                    let row = values + r * stride + start
+                    for j in 0..<n { total[j] += row[j].float }
+                }
+                convert(total, into: sums + start, count: n)
+                start += n
+            }
+        }
+    }
+}

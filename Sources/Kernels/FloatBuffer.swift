@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,10 +21,24 @@ public final class FloatBuffer {
 
     static let hugePage = 2 << 20
 
-    public init(count: Int) {
-        precondition(count >= 0, "FloatBuffer: negative count \(count)")
+    /// Sizes the caller computed itself (activations of a checked configuration); allocation failure traps.
+    public convenience init(count: Int) {
+        do {
+            try self.init(allocating: count)
+        } catch {
+            preconditionFailure("FloatBuffer: \(error)")
+        }
+    }
+
+    /// Sizes that come from a file (a model's parameters): more than the machine's memory, or a mapping
+    /// the kernel refuses, is an error instead of a trap.
+    public init(allocating count: Int) throws(AllocationError) {
+        let (bytes, overflow) = max(1, count).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard count >= 0, !overflow, bytes <= FloatBuffer.memoryLimit else {
+            throw AllocationError(count: count, reason: count < 0 ? "a negative count"
+                                  : "more than this machine's \(AllocationError.gigabytes(Double(FloatBuffer.memoryLimit))) of memory")
+        }
         self.count = count
-        let bytes = max(1, count) * MemoryLayout<Float>.stride
         guard bytes >= FloatBuffer.hugePage else {
             mapping = nil
             pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64).bindMemory(to: Float.self, capacity: max(1, count))
@@ -33,7 +48,7 @@ public final class FloatBuffer {
         // One huge page more than needed, so that a 2 MB-aligned start fits inside.
         let length = bytes + FloatBuffer.hugePage
         guard let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), start != MAP_FAILED else {
-            preconditionFailure("FloatBuffer: cannot map \(length) bytes: \(String(cString: strerror(errno)))")
+            throw AllocationError(count: count, reason: String(cString: strerror(errno)))
         }
         let aligned = start + (FloatBuffer.hugePage - Int(bitPattern: start) % FloatBuffer.hugePage) % FloatBuffer.hugePage
         #if os(Linux)
@@ -41,6 +56,19 @@ public final class FloatBuffer {
         #endif
         mapping = (start, length)
         pointer = aligned.bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// The physical memory: no buffer can be larger.
+    public static let memoryLimit = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+
+    public struct AllocationError: Error, CustomStringConvertible {
+        public let count: Int
+        public let reason: String
+        public var description: String {
+            "cannot allocate \(count) floats (\(AllocationError.gigabytes(4 * Double(count)))): \(reason)"
+        }
+
+        static func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
     }
 
     /// A copy of `values`.

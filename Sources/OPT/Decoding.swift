@@ -71,10 +71,12 @@ final class DecodeScratch {
     let headNormOutput: FloatBuffer
     let headProjected: FloatBuffer
 
-    init(config: OPTConfig, precision: Precision, rows: Int, length: Int) {
+    init(config: OPTConfig, precision: Precision, rows: Int, length: Int) throws {
         self.rows = rows
         self.length = length
-        activations = LayerActivations(config: config, precision: precision, tokens: rows, length: length, kept: 1, streams: 2)
+        var memory = ActivationMemory(pass: "decoding \(rows) tokens against \(length) cached")
+        activations = try LayerActivations(config: config, precision: precision, tokens: rows, length: length, kept: 1,
+                                           streams: 2, memory: &memory)
         let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
         headStatistics = FloatBuffer(count: 2)
         headNormOutput = FloatBuffer(count: config.hiddenSize, of: element)
@@ -180,7 +182,7 @@ extension OPTModel {
         for (i, id) in tokens.enumerated() where id < 0 || Int(id) >= config.vocabSize {
             throw MicroBatchError(message: "tokens[\(i)] = \(id) is outside the vocabulary 0..<\(config.vocabSize)")
         }
-        let s = decodeScratch(rows: n, length: cache.capacity)
+        let s = try decodeScratch(rows: n, length: cache.capacity)
         let h = config.hiddenSize
         let shape = Attention.Shape(heads: config.numAttentionHeads, headDim: config.headDim)
         embed(tokens, positions: (start..<(start + n)).map(Int32.init), into: s.activations.streams.pointer,
@@ -216,11 +218,11 @@ extension OPTModel {
     }
 
     /// Scratch for `rows` new tokens against `length` cached ones, kept while big enough.
-    func decodeScratch(rows: Int, length: Int) -> DecodeScratch {
+    func decodeScratch(rows: Int, length: Int) throws -> DecodeScratch {
         if let s = decoding, s.precision == engine.precision, s.rows >= rows, s.length >= length { return s }
         let planned = (rows: max(rows, decoding?.rows ?? 0), length: max(length, decoding?.length ?? 0))
         decoding = nil  // free the old one first
-        let s = DecodeScratch(config: config, precision: engine.precision, rows: planned.rows, length: planned.length)
+        let s = try DecodeScratch(config: config, precision: engine.precision, rows: planned.rows, length: planned.length)
         decoding = s
         return s
     }

@@ -83,14 +83,33 @@ public struct OPTConfig: Codable, Equatable, Sendable {
         tieWordEmbeddings = try value(.tieWordEmbeddings, tieWordEmbeddings)
     }
 
+    /// The largest size each field may have: far above any OPT (opt-175b: hidden 12,288, ffn 49,152, 96
+    /// layers), low enough that no product of sizes overflows and no model is sized before these pass.
+    public static let sizeLimits: [(key: CodingKeys, limit: Int)] = [
+        (.vocabSize, 1 << 22), (.hiddenSize, 1 << 16), (.numHiddenLayers, 1 << 10), (.ffnDim, 1 << 18),
+        (.numAttentionHeads, 1 << 16), (.maxPositionEmbeddings, 1 << 20), (.wordEmbedProjDim, 1 << 16),
+    ]
+
+    private func size(_ key: CodingKeys) -> Int {
+        switch key {
+        case .vocabSize: vocabSize
+        case .hiddenSize: hiddenSize
+        case .numHiddenLayers: numHiddenLayers
+        case .ffnDim: ffnDim
+        case .numAttentionHeads: numAttentionHeads
+        case .maxPositionEmbeddings: maxPositionEmbeddings
+        case .wordEmbedProjDim: wordEmbedProjDim
+        default: preconditionFailure("\(key.rawValue) is not a size")
+        }
+    }
+
     /// Everything ToolTune's OPT does not implement, or sizes that cannot work; empty when usable.
     public var problems: [String] {
         var found: [String] = []
-        for (name, v) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-                          ("ffn_dim", ffnDim), ("num_attention_heads", numAttentionHeads),
-                          ("max_position_embeddings", maxPositionEmbeddings), ("word_embed_proj_dim", wordEmbedProjDim)]
-        where v < 1 {
-            found.append("\(name) must be at least 1, found \(v)")
+        for (key, limit) in OPTConfig.sizeLimits {
+            let v = size(key)
+            if v < 1 { found.append("\(key.rawValue) must be at least 1, found \(v)") }
+            if v > limit { found.append("\(key.rawValue) \(v) is over the limit of \(limit)") }
         }
         if numAttentionHeads > 0, hiddenSize % numAttentionHeads != 0 {
             found.append("hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
@@ -99,12 +118,13 @@ public struct OPTConfig: Codable, Equatable, Sendable {
         if !enableBias { found.append("enable_bias false is not supported") }
         if !layerNormElementwiseAffine { found.append("layer_norm_elementwise_affine false is not supported") }
         if !tieWordEmbeddings { found.append("tie_word_embeddings false is not supported (OPT ties lm_head)") }
-        if !(0..<1).contains(dropout) { found.append("dropout must be in [0, 1), found \(dropout)") }
+        if !(dropout >= 0 && dropout < 1) { found.append("dropout must be in [0, 1), found \(dropout)") }
+        if !(initStd >= 0 && initStd.isFinite) { found.append("init_std must be a finite number >= 0, found \(initStd)") }
         // Released OPT configs set both to 0; ToolTune's kernels implement neither.
         if attentionDropout != 0 { found.append("attention_dropout \(attentionDropout) is not supported (0)") }
         if layerdrop != 0 { found.append("layerdrop \(layerdrop) is not supported (0)") }
         for (name, id) in [("pad_token_id", padTokenId), ("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)]
-        where !(0..<vocabSize).contains(id) {
+        where id < 0 || id >= vocabSize {
             found.append("\(name) \(id) is outside the vocabulary of \(vocabSize)")
         }
         return found
@@ -114,7 +134,8 @@ public struct OPTConfig: Codable, Equatable, Sendable {
     public var hasProjections: Bool { wordEmbedProjDim != hiddenSize }
     public var hasFinalLayerNorm: Bool { doLayerNormBefore && !removeFinalLayerNorm }
 
-    /// Parameters as Hugging Face counts them (lm_head is tied, so counted once).
+    /// Parameters as Hugging Face counts them (lm_head is tied, so counted once). Only for a configuration
+    /// without `problems` (the size limits keep it from overflowing).
     public var parameterCount: Int {
         let h = hiddenSize, e = wordEmbedProjDim, f = ffnDim
         var total = vocabSize * e + (maxPositionEmbeddings + OPTConfig.positionOffset) * h

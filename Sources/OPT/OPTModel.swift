@@ -37,7 +37,11 @@ public final class OPTModel {
         guard problems.isEmpty else { throw OPTModelError(message: "unusable OPT config: " + problems.joined(separator: "; ")) }
         self.config = config
         layout = ParameterLayout(config: config)
-        parameters = FloatBuffer(count: layout.count)
+        do {
+            parameters = try FloatBuffer(allocating: layout.count)
+        } catch {
+            throw OPTModelError(message: "the model's \(layout.count.formatted()) parameters do not fit in memory: \(error)")
+        }
     }
 
     /// A model initialized as Hugging Face initializes a new one, from `seed`.

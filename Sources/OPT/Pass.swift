@@ -35,7 +35,7 @@ extension OPTModel {
     /// `predictions` also returns the argmax token at every target (token accuracy).
     public func forward(_ batch: MicroBatch, dropout: Dropout? = nil, predictions: Bool = false) throws -> ForwardResult {
         try batch.validate(for: config)
-        let w = prepare(batch)
+        let w = try prepare(batch)
         var targetRows: [Int] = [], targets: [Int32] = []
         for i in 0..<batch.targets.count where batch.targets[i] >= 0 {
             targetRows.append(i)
@@ -100,7 +100,7 @@ extension OPTModel {
     /// inspection and small batches: the full logits are vocab floats per token.
     public func logits(_ batch: MicroBatch) throws -> [Float] {
         try batch.validate(for: config)
-        let w = prepare(batch)
+        let w = try prepare(batch)
         let mask = AttentionMask(rows: batch.rows, length: batch.length, segments: batch.segments, valid: batch.attentionMask)
         pass = nil
         let all = Pass(batch: batch, dropout: nil, mask: mask, targetRows: Array(0..<w.tokens), targets: [])
@@ -123,7 +123,7 @@ extension OPTModel {
 
     /// The workspace for the batch's shape: the last one when the batch fits in it (a run's micro-batches
     /// vary in rows), else a new plan for the most tokens and the longest rows seen.
-    func prepare(_ batch: MicroBatch) -> Workspace {
+    func prepare(_ batch: MicroBatch) throws -> Workspace {
         if let w = workspace, w.precision == engine.precision, w.fits(rows: batch.rows, length: batch.length) {
             w.use(rows: batch.rows, length: batch.length)
             return w
@@ -131,7 +131,7 @@ extension OPTModel {
         let tokens = max(batch.rows * batch.length, workspace?.capacityTokens ?? 0)
         let length = max(batch.length, workspace?.capacityLength ?? 0)
         workspace = nil  // free the old plan's memory before making the new one
-        let w = Workspace(config: config, precision: engine.precision, tokens: tokens, length: length)
+        let w = try Workspace(config: config, precision: engine.precision, tokens: tokens, length: length)
         w.use(rows: batch.rows, length: batch.length)
         workspace = w
         return w

@@ -16,6 +16,31 @@ struct NormStatistics {
     let rstd: UnsafeMutablePointer<Float>
 }
 
+/// The bytes of a plan of activation buffers, counted before each is allocated: a plan larger than the
+/// machine's memory (a batch of more tokens than it can hold) is an error naming the pass, not a trap.
+struct ActivationMemory {
+    let pass: String
+    private(set) var bytes = 0
+
+    /// A buffer of `count` values of `element`, once the plan with it still fits in memory.
+    mutating func buffer(_ count: Int, of element: any GEMMElement.Type = Float.self) throws -> FloatBuffer {
+        try reserve(count, bytesEach: Self.stride(element))
+        return FloatBuffer(count: count, of: element)
+    }
+
+    mutating func reserve(_ count: Int, bytesEach: Int) throws {
+        let (size, overflow) = count.multipliedReportingOverflow(by: bytesEach)
+        let (total, overflowTotal) = bytes.addingReportingOverflow(size)
+        guard count >= 0, !overflow, !overflowTotal, total <= FloatBuffer.memoryLimit else {
+            throw OPTModelError(message: "\(pass) needs more activation memory than this machine's "
+                                + String(format: "%.1f GB", Double(FloatBuffer.memoryLimit) / 1e9))
+        }
+        bytes = total
+    }
+
+    private static func stride<Element: GEMMElement>(_: Element.Type) -> Int { MemoryLayout<Element>.stride }
+}
+
 /// What decoder layers' forward writes, planned for up to N tokens: `streams` layer inputs/outputs, `kept`
 /// layers' worth of the buffers backward reads (training keeps every layer's, decoding one, overwritten by
 /// each layer), and the scratch one layer uses at a time. The training `Workspace` and the decoding
@@ -49,22 +74,22 @@ struct LayerActivations {
     /// Attention's per-worker tiles for rows of up to T keys.
     let attentionScratch: Attention.Scratch
 
-    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int, kept: Int, streams count: Int) {
+    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int, kept: Int, streams count: Int,
+         memory: inout ActivationMemory) throws {
         let h = config.hiddenSize
         let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
-        func inputs(_ count: Int) -> FloatBuffer { FloatBuffer(count: count, of: element) }
         self.precision = precision
-        streams = FloatBuffer(count: count * n * h)
-        qkv = inputs(kept * n * 3 * h)
-        attention = inputs(kept * n * h)
-        residual1 = FloatBuffer(count: kept * n * h)
-        residual2 = config.doLayerNormBefore ? nil : FloatBuffer(count: kept * n * h)
-        fcHidden = inputs(kept * n * config.ffnDim)
-        normStatistics = FloatBuffer(count: kept * 4 * n)
-        tokenEmbeddings = config.hasProjections ? inputs(n * config.wordEmbedProjDim) : nil
-        normOutput = FloatBuffer(count: config.doLayerNormBefore ? 0 : n * h)
-        linearInput = inputs(n * h)
-        branch = inputs(n * h)
+        streams = try memory.buffer(count * n * h)
+        qkv = try memory.buffer(kept * n * 3 * h, of: element)
+        attention = try memory.buffer(kept * n * h, of: element)
+        residual1 = try memory.buffer(kept * n * h)
+        residual2 = config.doLayerNormBefore ? nil : try memory.buffer(kept * n * h)
+        fcHidden = try memory.buffer(kept * n * config.ffnDim, of: element)
+        normStatistics = try memory.buffer(kept * 4 * n)
+        tokenEmbeddings = config.hasProjections ? try memory.buffer(n * config.wordEmbedProjDim, of: element) : nil
+        normOutput = try memory.buffer(config.doLayerNormBefore ? 0 : n * h)
+        linearInput = try memory.buffer(n * h, of: element)
+        branch = try memory.buffer(n * h, of: element)
         attentionScratch = Attention.Scratch(length: length, workers: Parallel.threadCount, precision: precision)
     }
 
@@ -146,7 +171,7 @@ final class Workspace {
     let dTokenEmbeddings: FloatBuffer?
 
     /// Room for `tokens` tokens in rows of up to `length`; set up for one row of `length` until `use`.
-    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int) {
+    init(config: OPTConfig, precision: Precision, tokens n: Int, length: Int) throws {
         rows = 1
         self.length = length
         tokens = length
@@ -159,32 +184,35 @@ final class Workspace {
         heads = config.numAttentionHeads
         let h = hidden
         let element: any GEMMElement.Type = precision == .bf16 ? BFloat16.self : Float.self
-        func inputs(_ count: Int) -> FloatBuffer { FloatBuffer(count: count, of: element) }
-        activations = LayerActivations(config: config, precision: precision, tokens: n, length: length, kept: layers,
-                                       streams: layers + 1)
-        logSumExp = FloatBuffer(count: layers * n * heads)
-        dropoutMasks = .allocate(capacity: 2 * layers * n * Dropout.words(dim: h))
-        headInput = FloatBuffer(count: n * h)
-        headNormStatistics = FloatBuffer(count: 2 * n)
-        headNormOutput = inputs(n * h)
-        headOutput = inputs(config.hasProjections ? n * embed : 0)
-        losses = FloatBuffer(count: n)
-        lossLogSumExp = FloatBuffer(count: n)
+        var memory = ActivationMemory(pass: "a training pass of \(n) tokens (rows of up to \(length))")
+        activations = try LayerActivations(config: config, precision: precision, tokens: n, length: length, kept: layers,
+                                           streams: layers + 1, memory: &memory)
+        logSumExp = try memory.buffer(layers * n * heads)
+        headInput = try memory.buffer(n * h)
+        headNormStatistics = try memory.buffer(2 * n)
+        headNormOutput = try memory.buffer(n * h, of: element)
+        headOutput = try memory.buffer(config.hasProjections ? n * embed : 0, of: element)
+        losses = try memory.buffer(n)
+        lossLogSumExp = try memory.buffer(n)
         let chunks = CrossEntropy.scratchCount(rows: n, vocab: config.vocabSize)
-        crossEntropyScratch = FloatBuffer(count: chunks)
-        crossEntropyRounded = FloatBuffer(count: precision == .bf16 ? chunks : 0, of: BFloat16.self)
-        dHeadOutput = FloatBuffer(count: n * embed)
-        dHeadNorm = FloatBuffer(count: n * h)
-        dHeadInput = FloatBuffer(count: n * h)
-        dStream = FloatBuffer(count: n * h)
-        dResidual = FloatBuffer(count: config.doLayerNormBefore ? 0 : n * h)
-        dNorm = FloatBuffer(count: n * h)
-        dAttention = inputs(n * h)
-        dBranch = inputs(n * h)
-        dQKV = FloatBuffer(count: n * 3 * h)
-        dQKVInput = inputs(n * 3 * h)
-        dHidden = inputs(n * ffn)
-        dTokenEmbeddings = config.hasProjections ? FloatBuffer(count: n * embed) : nil
+        crossEntropyScratch = try memory.buffer(chunks)
+        crossEntropyRounded = try memory.buffer(precision == .bf16 ? chunks : 0, of: BFloat16.self)
+        dHeadOutput = try memory.buffer(n * embed)
+        dHeadNorm = try memory.buffer(n * h)
+        dHeadInput = try memory.buffer(n * h)
+        dStream = try memory.buffer(n * h)
+        dResidual = try memory.buffer(config.doLayerNormBefore ? 0 : n * h)
+        dNorm = try memory.buffer(n * h)
+        dAttention = try memory.buffer(n * h, of: element)
+        dBranch = try memory.buffer(n * h, of: element)
+        dQKV = try memory.buffer(n * 3 * h)
+        dQKVInput = try memory.buffer(n * 3 * h, of: element)
+        dHidden = try memory.buffer(n * ffn, of: element)
+        dTokenEmbeddings = config.hasProjections ? try memory.buffer(n * embed) : nil
+        // Last: nothing after it throws, so it is always freed by deinit.
+        let maskWords = 2 * layers * n * Dropout.words(dim: h)
+        try memory.reserve(maskWords, bytesEach: MemoryLayout<UInt64>.stride)
+        dropoutMasks = .allocate(capacity: maskWords)
     }
 
     deinit { dropoutMasks.deallocate() }

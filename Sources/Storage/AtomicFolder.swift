@@ -6,6 +6,9 @@ import Glibc
 /// Publishes a folder of files as one: they are written into a temporary folder beside the target, which
 /// is then renamed to the target's name, so a reader finds no folder, the old one, or the complete new one.
 public enum AtomicFolder {
+    /// The name of a replaced folder while it is moved aside: "." + name + this + the writer's tag.
+    static let oldMarker = ".old-"
+
     /// The target exists and holds files, and replacing it was not asked for.
     public struct NotEmpty: Error, CustomStringConvertible {
         public let path: String
@@ -24,15 +27,16 @@ public enum AtomicFolder {
         let parent = url.deletingLastPathComponent().path
         let name = url.lastPathComponent
         try checkTarget(path, replacing: replacing)
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try Folders.create(parent)
+        AtomicFile.removeStaleTemporaries(of: name, in: parent)
+        let tag = "\(AtomicFile.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let temporary = "\(parent)/.\(name)\(AtomicFile.temporaryMarker)\(tag)"
         guard mkdir(temporary, 0o755) == 0 else { throw AtomicFile.failure(temporary, "mkdir") }
         do {
             try body(temporary)
             try AtomicFile.fsync(path: temporary, directory: true)
             if try checkTarget(path, replacing: replacing) {
-                let old = "\(parent)/.\(name).old-\(tag)"
+                let old = "\(parent)/.\(name)\(oldMarker)\(tag)"
                 guard rename(path, old) == 0 else { throw AtomicFile.failure(path, "rename to \(old)") }
                 guard rename(temporary, path) == 0 else {
                     let failure = AtomicFile.failure(path, "rename from \(temporary)")
@@ -46,7 +50,7 @@ public enum AtomicFolder {
             try AtomicFile.fsync(path: parent, directory: true)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw error
+            throw AtomicFile.WriteError.naming(path, in: error, for: temporary)
         }
     }
 

@@ -58,7 +58,13 @@ extension Int64: HDF5Scalar {
 
 /// Library set-up and the error stack. ToolTune never shares one HDF5 object between threads.
 enum HDF5Library {
-    private static let opened: Bool = { H5open() >= 0 }()
+    /// No clean-up at exit: after a write failed (a full disk), HDF5 keeps the object it could not flush
+    /// while its file is gone, and its exit handler then crashes closing it. ToolTune closes every file it
+    /// writes itself (`HDF5File.close()`), and the system reclaims the rest at exit.
+    private static let opened: Bool = {
+        H5dont_atexit()
+        return H5open() >= 0
+    }()
     private static let silencedKey = "tooltune.hdf5.silenced"
 
     /// Opens the library and turns off HDF5's printing of error stacks on the calling thread (a
@@ -86,13 +92,26 @@ enum HDF5Library {
             _ = H5Ewalk2(tt_h5e_default(), H5E_WALK_DOWNWARD, walker, Unmanaged.passUnretained(collector).toOpaque())
         }
         H5Eclear2(tt_h5e_default())
+        // A failed system call is the cause whatever else failed around it (a failed flush leaves a
+        // stack of several chains).
+        if let system = collector.lines.lazy.compactMap(systemError).first { return system }
         // Outermost first: the API call, then the causes; the last one is the root cause.
         var seen = Set<String>()
         let unique = collector.lines.filter { seen.insert($0).inserted }
         return unique.isEmpty ? "unknown HDF5 error" : unique.suffix(2).joined(separator: ": ")
     }
 
+    /// The system's words in a file driver's message ("file write failed: time = ..., filename = ...,
+    /// errno = 28, error message = 'No space left on device', buf = ..."), if it is one.
+    static func systemError(_ line: String) -> String? {
+        guard let start = line.range(of: "error message = '"),
+              let end = line[start.upperBound...].firstIndex(of: "'") else { return nil }
+        let verb = line.contains("write failed") ? "write" : line.contains("read failed") ? "read" : "I/O"
+        return "\(verb) failed: \(line[start.upperBound..<end])"
+    }
+
     static var version: String {
+        prepareThread()
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
         H5get_libversion(&major, &minor, &release)
         return "\(major).\(minor).\(release)"
@@ -133,7 +152,8 @@ public final class HDF5File {
                            tt_h5p_default(), tt_h5p_default())
         }
         guard id >= 0 else {
-            throw HDF5Error(file: path, object: "/", message: "cannot open as HDF5 (\(HDF5Library.takeErrorStack()))")
+            let what = mode == .readOnly || mode == .readWrite ? "cannot open as HDF5" : "cannot create"
+            throw HDF5Error(file: path, object: "/", message: "\(what) (\(HDF5Library.takeErrorStack()))")
         }
         self.id = id
     }
@@ -147,12 +167,67 @@ public final class HDF5File {
         get throws { try HDF5Group(file: self, path: "/", id: checkOpen(H5Gopen2(id, "/", tt_h5p_default()), "/", "open group")) }
     }
 
-    /// Flushes and closes the file. Objects still referring to it keep it open until they go.
+    /// Whether `close()` has run; the objects of a closed file are closed too.
+    public var isOpen: Bool { id >= 0 }
+
+    /// Closes every group, dataset and attribute still open in this file, then the file itself, and
+    /// checks each: HDF5 caches what it writes, so a write (on a full disk, say) can first fail here.
+    /// The file and its objects are closed even when one of them fails (the first failure is thrown).
     public func close() throws {
         guard id >= 0 else { return }
+        var failure: HDF5Error?
+        let types = UInt32(H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL)
+        let count = H5Fget_obj_count(id, types)
+        if count > 0 {
+            var ids = [hid_t](repeating: 0, count: count)
+            let listed = H5Fget_obj_ids(id, types, count, &ids)
+            for object in ids.prefix(max(0, listed)) {
+                let name = objectName(object)
+                let rc = H5Iget_type(object) == H5I_ATTR ? H5Aclose(object) : H5Oclose(object)
+                if rc < 0, failure == nil { failure = error(name, "close failed") }
+            }
+        }
         let rc = H5Fclose(id)
         id = -1
-        if rc < 0 { throw error("/", "close failed") }
+        if rc < 0, failure == nil { failure = error("/", "close failed") }
+        if let failure { throw failure }
+    }
+
+    /// Closes the file after a failure, which is what callers report; later failures are dropped.
+    public func abandon() {
+        _ = try? close()
+        H5Eclear2(tt_h5e_default())
+    }
+
+    private func objectName(_ object: hid_t) -> String {
+        let length = H5Iget_name(object, nil, 0)
+        guard length > 0 else { return "?" }
+        var buffer = [CChar](repeating: 0, count: length + 1)
+        _ = H5Iget_name(object, &buffer, buffer.count)
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Writes a new HDF5 file at `path` atomically: `body` fills it under a temporary name in the same
+    /// folder; every object and the file are closed and checked, the file fsynced and renamed to `path`.
+    /// If anything fails, every handle is closed, the temporary file removed and `path` left untouched
+    /// (nothing unreadable is ever published, and nothing is left open for HDF5 to trip over later).
+    public static func writeAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
+        try stage(to: path, body).publish()
+    }
+
+    /// `writeAtomically` without the rename: the complete file under its temporary name, for files that
+    /// appear together (`Storage.publish(_:)`).
+    public static func stage(to path: String, _ body: (HDF5File) throws -> Void) throws -> StagedFile {
+        try AtomicFile.stage(to: path) { temporary in
+            let file = try HDF5File(temporary, mode: .createExclusive)
+            do {
+                try body(file)
+                try file.close()
+            } catch {
+                file.abandon()
+                throw error
+            }
+        }
     }
 
     func error(_ object: String, _ what: String) -> HDF5Error {
@@ -214,7 +289,10 @@ public class HDF5Object {
         self.id = id
     }
 
-    deinit { H5Oclose(id) }
+    deinit {
+        // Closing the file closed this object already.
+        if file.isOpen { H5Oclose(id) }
+    }
 
     func childPath(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
 
@@ -276,6 +354,10 @@ public class HDF5Object {
         defer { H5Sclose(space) }
         let count = Int(H5Sget_simple_extent_npoints(space))
         let rank = H5Sget_simple_extent_ndims(space)
+        // Attributes are small (HDF5 keeps them in the object header); a damaged one may claim anything.
+        guard count >= 0, count <= 1 << 24, rank >= 0 else {
+            throw HDF5Error(file: file.path, object: where_, message: "\(count) values: the attribute is damaged")
+        }
         switch H5Tget_class(type) {
         case H5T_STRING:
             return .string(try readStringAttribute(attr, type: type, object: where_))

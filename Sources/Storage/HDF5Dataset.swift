@@ -10,14 +10,23 @@ public final class HDF5Dataset: HDF5Object {
     public let typeName: String
 
     /// Values in one row: the product of all dimensions but the first.
-    public var rowSize: Int { shape.dropFirst().reduce(1, *) }
-    public var count: Int { shape.reduce(1, *) }
+    public let rowSize: Int
+    public let count: Int
 
     init(file: HDF5File, path: String, datasetID id: hid_t) throws {
-        let described = try HDF5Dataset.describe(id, file: file, object: path)
+        let described: (type: HDF5ElementType?, typeName: String, shape: [Int])
+        do {
+            described = try HDF5Dataset.describe(id, file: file, object: path)
+        } catch {
+            H5Oclose(id)
+            throw error
+        }
         shape = described.shape
         elementType = described.type
         typeName = described.typeName
+        // describe() checked that the product fits.
+        count = shape.reduce(1, *)
+        rowSize = shape.dropFirst().reduce(1, *)
         super.init(file: file, path: path, id: id)
     }
 
@@ -27,9 +36,19 @@ public final class HDF5Dataset: HDF5Object {
         let space = try file.checkOpen(H5Dget_space(id), object, "get dataspace")
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else { throw file.error(object, "get dimensions failed") }
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
-        let shape = rank > 0 ? dims.map { Int($0) } : []
+        // Sizes come from the file: they must fit, alone and multiplied, before anything is sized by them.
+        var shape: [Int] = []
+        var product = 1
+        for dim in dims.prefix(rank) {
+            guard let size = Int(exactly: dim), case (let p, false) = product.multipliedReportingOverflow(by: size) else {
+                throw HDF5Error(file: file.path, object: object, message: "shape \(dims.prefix(rank).map { $0 }) is too large")
+            }
+            shape.append(size)
+            product = p
+        }
         let type = try file.checkOpen(H5Dget_type(id), object, "get type")
         defer { H5Tclose(type) }
         let size = H5Tget_size(type)
@@ -66,9 +85,22 @@ public final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// Checks that `values` elements of `T` are what the file can hold before memory is sized by them: a
+    /// damaged file may declare any shape. The file stores every value we write, compressed at most
+    /// ~1,032:1 (deflate's limit), so a dataset declaring far more than its storage is damaged.
+    private func checkStored<T: HDF5Scalar>(_ values: Int, _ type: T.Type) throws {
+        let bytes = Double(values) * Double(MemoryLayout<T>.stride)
+        let stored = Double(H5Dget_storage_size(id))
+        guard bytes <= stored * 1100 + 1_048_576 else {
+            throw HDF5Error(file: file.path, object: path, message: "shape \(shape) declares \(values) values, "
+                            + "but the file stores only \(Int(stored)) bytes for it: the file is damaged")
+        }
+    }
+
     /// Reads every value.
     public func read<T: HDF5Scalar>(as type: T.Type) throws -> [T] {
         try checkType(T.self)
+        try checkStored(count, T.self)
         var values = [T](repeating: T.zero, count: count)
         if values.isEmpty { return values }
         try values.withUnsafeMutableBufferPointer { buffer in
@@ -92,6 +124,10 @@ public final class HDF5Dataset: HDF5Object {
 
     /// Reads rows `rows` (a range of the first dimension): a hyperslab, without reading the rest.
     public func readRows<T: HDF5Scalar>(_ rows: Range<Int>, as type: T.Type) throws -> [T] {
+        guard let first = shape.first, rows.lowerBound >= 0, rows.upperBound <= first else {
+            throw HDF5Error(file: file.path, object: path, message: "rows \(rows) outside 0..<\(shape.first ?? 0)")
+        }
+        try checkStored(rows.count * rowSize, T.self)
         var values = [T](repeating: T.zero, count: rows.count * rowSize)
         try values.withUnsafeMutableBufferPointer { try readRows(rows, into: $0) }
         return values

@@ -12,9 +12,11 @@ public struct HFWeightsError: Error, CustomStringConvertible, Sendable {
     public let folder: String
     public let problems: [String]
 
+    /// The first 20 problems (a config far from its weights mismatches every layer's tensors).
     public var description: String {
-        problems.count == 1 ? "\(folder): \(problems[0])"
-                            : "\(folder): \(problems.count) problems:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+        guard problems.count > 1 else { return "\(folder): \(problems[0])" }
+        let more = problems.count > 20 ? ["  ... and \(problems.count - 20) more"] : []
+        return "\(folder): \(problems.count) problems:\n" + (problems.prefix(20).map { "  \($0)" } + more).joined(separator: "\n")
     }
 }
 
@@ -179,7 +181,7 @@ public final class HFWeights {
         if let bad = tensors.first(where: { !$0.name.hasPrefix("model.decoder.") }) {
             throw TensorFileError(file: path, object: bad.name, "a Hugging Face OPT tensor name starts with model.decoder.")
         }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Folders.create(folder)
         try SafetensorsFile.write(tensors, dtype: dtype, metadata: ["format": "pt"], to: path)
         return path
     }

@@ -109,58 +109,88 @@ public enum PreparedDatasetWriter {
     /// examples of sequence s, each chain's shortest first; every sequence must be non-empty, start a
     /// chain and hold at most `metadata.maxSeqLen` tokens.
     public static func write(to path: String, sequences: [[PreparedExample]], metadata: PreparedDatasetMetadata) throws {
+        let tokens = sequences.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } }
+        try stage(to: path, sequenceCount: sequences.count, tokenCount: tokens, metadata: metadata) { sequences[$0] }.publish()
+    }
+
+    /// Writes the dataset under a temporary name for the caller to publish (`StagedFile.publish()`),
+    /// asking `sequence(s)` for the examples of each sequence in order, s = 0 ..< `sequenceCount` (as for
+    /// `write`). Tokens and masks go to the file a chunk at a time, so memory holds one chunk and the
+    /// per-example index (offsets, input index, chain and EOS flags: 18 bytes an example) however large
+    /// the dataset is. `tokenCount` is the total the sequences hold (the datasets are made that size first).
+    public static func stage(to path: String, sequenceCount: Int, tokenCount: Int, metadata: PreparedDatasetMetadata,
+                             sequence: (Int) throws -> [PreparedExample]) throws -> StagedFile {
         func fail(_ message: String) -> PreparedDatasetError { PreparedDatasetError(path: path, message: message) }
-        var tokens: [Int32] = []
-        var mask: [UInt8] = []
-        var exampleOffsets: [Int64] = [0]
-        var inputIndex: [Int64] = []
-        var extendsChain: [UInt8] = []
-        var eosLabel: [UInt8] = []
-        var sequenceOffsets: [Int64] = [0]
-        var targetCounts: [Int32] = []
-        var maxTokenID: Int32 = -1
-        for (s, examples) in sequences.enumerated() {
-            let start = tokens.count
-            var targets: Int32 = 0
-            guard !examples.isEmpty else { throw fail("sequence \(s) has no examples") }
-            for (k, example) in examples.enumerated() {
-                guard example.tokens.count == example.lossMask.count, !example.tokens.isEmpty else {
-                    throw fail("example \(example.inputIndex): \(example.tokens.count) tokens, \(example.lossMask.count) mask values")
-                }
-                // Nothing predicts a chain's first token: a target there would be counted in the loss's
-                // denominator but never trained.
-                guard example.extendsChain || example.lossMask[0] == 0 else {
-                    throw fail("example \(example.inputIndex): its first token is marked as a target; nothing predicts it")
-                }
-                guard !example.extendsChain || k > 0 else {
-                    throw fail("example \(example.inputIndex) extends a chain but starts sequence \(s)")
-                }
-                if example.eosLabel {
-                    guard example.lossMask.last == 1, k + 1 < examples.count, examples[k + 1].extendsChain else {
-                        throw fail("example \(example.inputIndex) has an EOS label but no target at its end or no longer example after it")
-                    }
-                }
-                tokens += example.tokens
-                mask += example.lossMask
-                targets += Int32(example.lossMask.reduce(0) { $0 + Int($1) })
-                maxTokenID = max(maxTokenID, example.tokens.max()!)
-                exampleOffsets.append(Int64(tokens.count))
-                inputIndex.append(Int64(example.inputIndex))
-                extendsChain.append(example.extendsChain ? 1 : 0)
-                eosLabel.append(example.eosLabel ? 1 : 0)
-            }
-            guard tokens.count - start <= metadata.maxSeqLen else {
-                throw fail("sequence \(s) has \(tokens.count - start) tokens > max_seq_len \(metadata.maxSeqLen)")
-            }
-            sequenceOffsets.append(Int64(exampleOffsets.count - 1))
-            targetCounts.append(targets)
-        }
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+        return try HDF5File.stage(to: path) { file in
             let root = try file.root
-            let chunk = min(chunkTokens, max(1, tokens.count))
-            try root.write("tokens", tokens, chunkRows: chunk, deflate: 4)
-            try root.write("loss_mask", mask, chunkRows: chunk, deflate: 4)
+            let chunk = min(chunkTokens, max(1, tokenCount))
+            let tokens = try root.createDataset("tokens", of: Int32.self, shape: [tokenCount], chunkRows: chunk, deflate: 4)
+            let mask = try root.createDataset("loss_mask", of: UInt8.self, shape: [tokenCount], chunkRows: chunk, deflate: 4)
+            var pendingTokens: [Int32] = [], pendingMask: [UInt8] = []
+            var written = 0
+            // Whole chunks as they fill (a partial chunk would be compressed and rewritten each time).
+            func flush(all: Bool) throws {
+                var start = 0
+                while pendingTokens.count - start >= chunk || (all && start < pendingTokens.count) {
+                    let n = min(chunk, pendingTokens.count - start)
+                    guard written + n <= tokenCount else { throw fail("the sequences hold more than the \(tokenCount) tokens announced") }
+                    try pendingTokens[start..<(start + n)].withUnsafeBufferPointer { try tokens.writeRows(written..<(written + n), $0) }
+                    try pendingMask[start..<(start + n)].withUnsafeBufferPointer { try mask.writeRows(written..<(written + n), $0) }
+                    written += n
+                    start += n
+                }
+                pendingTokens.removeFirst(start)
+                pendingMask.removeFirst(start)
+            }
+            var exampleOffsets: [Int64] = [0]
+            var inputIndex: [Int64] = []
+            var extendsChain: [UInt8] = []
+            var eosLabel: [UInt8] = []
+            var sequenceOffsets: [Int64] = [0]
+            var targetCounts: [Int32] = []
+            var maxTokenID: Int32 = -1
+            var total = 0
+            for s in 0..<sequenceCount {
+                let examples = try sequence(s)
+                guard !examples.isEmpty else { throw fail("sequence \(s) has no examples") }
+                var length = 0, targets: Int32 = 0
+                for (k, example) in examples.enumerated() {
+                    guard example.tokens.count == example.lossMask.count, !example.tokens.isEmpty else {
+                        throw fail("example \(example.inputIndex): \(example.tokens.count) tokens, \(example.lossMask.count) mask values")
+                    }
+                    // Nothing predicts a chain's first token: a target there would be counted in the loss's
+                    // denominator but never trained.
+                    guard example.extendsChain || example.lossMask[0] == 0 else {
+                        throw fail("example \(example.inputIndex): its first token is marked as a target; nothing predicts it")
+                    }
+                    guard !example.extendsChain || k > 0 else {
+                        throw fail("example \(example.inputIndex) extends a chain but starts sequence \(s)")
+                    }
+                    if example.eosLabel {
+                        guard example.lossMask.last == 1, k + 1 < examples.count, examples[k + 1].extendsChain else {
+                            throw fail("example \(example.inputIndex) has an EOS label but no target at its end or no longer example after it")
+                        }
+                    }
+                    pendingTokens += example.tokens
+                    pendingMask += example.lossMask
+                    length += example.tokens.count
+                    targets += Int32(example.lossMask.reduce(0) { $0 + Int($1) })
+                    maxTokenID = max(maxTokenID, example.tokens.max()!)
+                    total += example.tokens.count
+                    exampleOffsets.append(Int64(total))
+                    inputIndex.append(Int64(example.inputIndex))
+                    extendsChain.append(example.extendsChain ? 1 : 0)
+                    eosLabel.append(example.eosLabel ? 1 : 0)
+                }
+                guard length <= metadata.maxSeqLen else {
+                    throw fail("sequence \(s) has \(length) tokens > max_seq_len \(metadata.maxSeqLen)")
+                }
+                sequenceOffsets.append(Int64(exampleOffsets.count - 1))
+                targetCounts.append(targets)
+                try flush(all: false)
+            }
+            try flush(all: true)
+            guard written == tokenCount else { throw fail("the sequences hold \(written) tokens, not the \(tokenCount) announced") }
             try root.write("examples/offsets", exampleOffsets)
             try root.write("examples/input_index", inputIndex)
             try root.write("examples/extends_chain", extendsChain)
@@ -181,7 +211,6 @@ public enum PreparedDatasetWriter {
             try root.setAttribute("sources", metadata.sourcesJSON)
             try root.setAttribute("counts", metadata.countsJSON)
             try root.setAttribute("fit", metadata.fitJSON)
-            try file.close()
         }
     }
 }
@@ -312,6 +341,13 @@ public final class PreparedDataset {
         where count != examples {
             throw fail("/examples/\(name) has \(count) values for \(examples) examples")
         }
+        var seen = [Bool](repeating: false, count: inputIndex.count)
+        for k in inputIndex {
+            guard k >= 0, k < inputIndex.count, !seen[Int(k)] else {
+                throw fail("/examples/input_index must hold each of 0..<\(inputIndex.count) once; found \(k) out of place")
+            }
+            seen[Int(k)] = true
+        }
         guard targetCounts.count == sequenceExampleOffsets.count - 1 else {
             throw fail("/sequences/target_counts has \(targetCounts.count) values for \(sequenceExampleOffsets.count - 1) sequences")
         }
@@ -338,6 +374,49 @@ public final class PreparedDataset {
         }
         return "prepared dataset format_version \(version) was written by an older ToolTune (before labels apart from inputs, "
             + "for shared prefixes); this build reads version \(current): run `tooltune prepare` on the job again"
+    }
+
+    /// Reads every token and mask value once, a block at a time, and checks what the offsets alone
+    /// cannot: each token id is in `0..<vocabularySize` (a damaged file, or one prepared with a larger
+    /// tokenizer, would index past the model's embeddings), each mask value is 0 or 1, and each
+    /// sequence's `/sequences/target_counts` equals its mask's ones (the loss is divided by them).
+    /// Errors name the file, the sequence and the token.
+    public func checkContents(vocabularySize: Int) throws {
+        func fail(_ message: String) -> PreparedDatasetError { PreparedDatasetError(path: path, message: message) }
+        var sequence = 0, targets: Int32 = 0
+        // Sequences are contiguous in /tokens: close each one's count where the next begins.
+        func endSequences(upTo token: Int) throws {
+            while sequence < sequenceCount, token >= tokenRange(ofSequence: sequence).upperBound {
+                guard targets == targetCounts[sequence] else {
+                    throw fail("sequence \(sequence): /sequences/target_counts says \(targetCounts[sequence]) targets, "
+                               + "its loss mask has \(targets)")
+                }
+                sequence += 1
+                targets = 0
+            }
+        }
+        let block = 1 << 20
+        for start in stride(from: 0, to: tokenCount, by: block) {
+            let end = min(tokenCount, start + block)
+            let ids = try tokens.readRows(start..<end, as: Int32.self)
+            let mask = try lossMask.readRows(start..<end, as: UInt8.self)
+            var t = start
+            while t < end {
+                try endSequences(upTo: t)
+                let stop = min(end, tokenRange(ofSequence: sequence).upperBound)
+                for i in (t - start)..<(stop - start) {
+                    guard ids[i] >= 0, Int(ids[i]) < vocabularySize else {
+                        throw fail("token \(start + i) (sequence \(sequence)) has id \(ids[i]), outside the vocabulary of \(vocabularySize)")
+                    }
+                    guard mask[i] <= 1 else {
+                        throw fail("token \(start + i) (sequence \(sequence)) has loss mask \(mask[i]); expected 0 or 1")
+                    }
+                    targets += Int32(mask[i])
+                }
+                t = stop
+            }
+        }
+        try endSequences(upTo: tokenCount)
     }
 
     /// Where sequence `s` lies in /tokens.

@@ -19,6 +19,11 @@ struct PickledTensor {
 /// Float/Half/BFloat16 storage classes, which it interprets itself rather than calling. Any other global
 /// (`posix.system`, `builtins.eval`, ...) or opcode is an error naming it and its byte offset. Every read is
 /// bounded by the pickle's bytes.
+///
+/// Values nest at most `maximumDepth` levels (a state dict needs 3: the root dict, a tensor's arguments,
+/// its shape), so no pickle can make the recursive release of a deep value overflow the stack. A dict
+/// placed inside a tuple or another dict is complete from then on (pickle writes a container's items
+/// before using it), so a depth, once computed, never changes and no value can contain itself.
 struct RestrictedUnpickler {
     let bytes: UnsafeRawBufferPointer
     /// The checkpoint file and the zip entry, for errors.
@@ -37,14 +42,30 @@ struct RestrictedUnpickler {
         "torch.BFloat16Storage": .storage(.bfloat16),
     ]
 
+    /// Far above what a state dict needs (3), far below what could overflow a stack.
+    static let maximumDepth = 32
+
     /// A dictionary is shared by reference, as in Python: the memo and the stack see the same one.
     private final class Dictionary {
         var items: [(key: String, value: Value)] = []
+        /// 1 + the deepest item's depth.
+        var depth = 1
+        /// Placed inside a tuple or dict: no more items.
+        var sealed = false
     }
 
     private indirect enum Value {
-        case none, bool(Bool), int(Int), string(String), tuple([Value]), dict(Dictionary), global(Global)
+        case none, bool(Bool), int(Int), string(String), tuple([Value], depth: Int), dict(Dictionary), global(Global)
         case storage(PickledStorage), tensor(PickledTensor)
+
+        /// Levels of tuples and dicts (a scalar has 0).
+        var depth: Int {
+            switch self {
+            case .tuple(_, let depth): depth
+            case .dict(let d): d.depth
+            default: 0
+            }
+        }
 
         var kind: String {
             switch self {
@@ -94,6 +115,22 @@ struct RestrictedUnpickler {
             guard let value = stack.popLast(), stack.count >= (marks.last ?? 0) else { throw fail("stack underflow") }
             return value
         }
+        /// The depth of a container holding `items`, which are sealed from now on.
+        func nest(_ items: [Value]) throws -> Int {
+            let depth = 1 + (items.map(\.depth).max() ?? 0)
+            guard depth <= RestrictedUnpickler.maximumDepth else {
+                throw fail("tuples and dicts nested more than \(RestrictedUnpickler.maximumDepth) levels deep (a state dict needs 3)")
+            }
+            for case .dict(let d) in items { d.sealed = true }
+            return depth
+        }
+        func tuple(_ items: [Value]) throws -> Value { .tuple(items, depth: try nest(items)) }
+        func insert(_ items: [(key: String, value: Value)], into d: Dictionary, _ opcode: String) throws {
+            guard !d.sealed else { throw fail("\(opcode) into a dict that is already inside another value") }
+            d.depth = max(d.depth, try nest(items.map(\.value)))
+            guard !d.sealed else { throw fail("\(opcode) puts a dict inside itself") }
+            d.items += items
+        }
         func popToMark() throws -> [Value] {
             guard let mark = marks.popLast() else { throw fail("no MARK to pop to") }
             defer { stack.removeSubrange(mark...) }
@@ -108,7 +145,7 @@ struct RestrictedUnpickler {
             return s
         }
         func ints(_ value: Value, _ what: String) throws -> [Int] {
-            guard case .tuple(let items) = value else { throw fail("\(what) is \(value.kind), not a tuple of ints") }
+            guard case .tuple(let items, _) = value else { throw fail("\(what) is \(value.kind), not a tuple of ints") }
             return try items.map {
                 guard case .int(let i) = $0 else { throw fail("\(what) holds \($0.kind), not an int") }
                 return i
@@ -138,12 +175,12 @@ struct RestrictedUnpickler {
                 guard let value = memo[index] else { throw fail("memo entry \(index) was never stored") }
                 stack.append(value)
             case UInt8(ascii: "("): marks.append(stack.count)  // MARK
-            case UInt8(ascii: ")"): stack.append(.tuple([]))  // EMPTY_TUPLE
-            case UInt8(ascii: "t"): stack.append(.tuple(try popToMark()))  // TUPLE
+            case UInt8(ascii: ")"): stack.append(try tuple([]))  // EMPTY_TUPLE
+            case UInt8(ascii: "t"): stack.append(try tuple(try popToMark()))  // TUPLE
             case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
                 var items: [Value] = []
                 for _ in 0..<Int(opcode - 0x84) { items.insert(try pop(), at: 0) }
-                stack.append(.tuple(items))
+                stack.append(try tuple(items))
             case UInt8(ascii: "X"):  // BINUNICODE
                 let raw = try take(try unsigned(4))
                 guard let text = String(validating: raw, as: UTF8.self) else { throw fail("string is not UTF-8") }
@@ -165,19 +202,19 @@ struct RestrictedUnpickler {
             case UInt8(ascii: "}"): stack.append(.dict(Dictionary()))  // EMPTY_DICT
             case UInt8(ascii: "s"):  // SETITEM
                 let value = try pop(), k = try key(try pop())
-                try topDictionary("SETITEM").items.append((k, value))
+                try insert([(k, value)], into: try topDictionary("SETITEM"), "SETITEM")
             case UInt8(ascii: "u"):  // SETITEMS
                 let items = try popToMark()
                 guard items.count % 2 == 0 else { throw fail("SETITEMS with an odd number of items") }
-                let d = try topDictionary("SETITEMS")
-                for i in stride(from: 0, to: items.count, by: 2) { d.items.append((try key(items[i]), items[i + 1])) }
+                let pairs = try stride(from: 0, to: items.count, by: 2).map { (key: try key(items[$0]), value: items[$0 + 1]) }
+                try insert(pairs, into: try topDictionary("SETITEMS"), "SETITEMS")
             case UInt8(ascii: "b"):  // BUILD: OrderedDict's attributes (the state dict's _metadata); not needed
                 let state = try pop()
                 guard case .dict = state else { throw fail("BUILD with \(state.kind) as the state") }
                 _ = try topDictionary("BUILD")
             case UInt8(ascii: "Q"):  // BINPERSID: ('storage', storage class, key, location, element count)
                 let id = try pop()
-                guard case .tuple(let fields) = id, fields.count == 5, case .string("storage") = fields[0],
+                guard case .tuple(let fields, _) = id, fields.count == 5, case .string("storage") = fields[0],
                       case .global(.storage(let dtype)) = fields[1], case .string(let storageKey) = fields[2],
                       case .string = fields[3], case .int(let count) = fields[4], count >= 0 else {
                     throw fail("persistent id is not ('storage', <Float|Half|BFloat16>Storage, key, location, count)")
@@ -189,7 +226,7 @@ struct RestrictedUnpickler {
                 stack.append(.storage(storage))
             case UInt8(ascii: "R"):  // REDUCE: only the two allowed callables, interpreted here
                 let arguments = try pop(), callable = try pop()
-                guard case .tuple(let args) = arguments else { throw fail("REDUCE arguments are \(arguments.kind)") }
+                guard case .tuple(let args, _) = arguments else { throw fail("REDUCE arguments are \(arguments.kind)") }
                 switch callable {
                 case .global(.orderedDict) where args.isEmpty:
                     stack.append(.dict(Dictionary()))

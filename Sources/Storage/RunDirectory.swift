@@ -25,19 +25,36 @@ public struct RunDirectory: Sendable {
     }
 
     public func create() throws {
-        try FileManager.default.createDirectory(at: checkpointsFolder, withIntermediateDirectories: true)
+        try Folders.create(checkpointsFolder.path)
     }
 
-    /// The checkpoint LATEST names, if there is one. A LATEST naming a missing file is an error: the
-    /// run's state is not what the user thinks.
+    /// The checkpoint LATEST names, if there is one. LATEST must be what `setLatest` writes, one line
+    /// `checkpoints/step-NNNNNN.h5` naming an existing file of this run: anything else (a damaged or
+    /// binary file, a path outside the run folder, a missing checkpoint) is an error, since the run's
+    /// state is then not what the user thinks.
     public func latestCheckpoint() throws -> URL? {
-        guard let data = FileManager.default.contents(atPath: latestFile.path) else { return nil }
-        let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty else { throw RunDirectoryError(path: latestFile.path, message: "is empty") }
-        let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : root.appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw RunDirectoryError(path: latestFile.path, message: "names \(name), which does not exist")
+        func fail(_ message: String) -> RunDirectoryError { RunDirectoryError(path: latestFile.path, message: message) }
+        var info = stat()
+        guard stat(latestFile.path, &info) == 0 else { return nil }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw fail("is not a regular file") }
+        // One short line; a large file is not read into memory to say so.
+        guard info.st_size <= 4096, let data = FileManager.default.contents(atPath: latestFile.path) else {
+            throw fail("is \(info.st_size) bytes; expected one line naming a checkpoint (checkpoints/step-NNNNNN.h5)")
         }
+        guard let text = String(validating: data, as: UTF8.self),
+              !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\r" }) else {
+            throw fail("holds \(data.count) bytes that are not a line of text; expected checkpoints/step-NNNNNN.h5")
+        }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw fail("is empty") }
+        let shown = name.count > 80 ? String(name.prefix(80)) + "..." : name
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "checkpoints", let file = parts.last, file.hasPrefix("step-"), file.hasSuffix(".h5"),
+              Int(file.dropFirst(5).dropLast(3)) != nil else {
+            throw fail("names \"\(shown)\"; expected checkpoints/step-NNNNNN.h5 inside \(root.path) (what train writes)")
+        }
+        let url = root.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw fail("names \(name), which does not exist") }
         return url
     }
 

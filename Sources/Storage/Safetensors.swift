@@ -39,14 +39,7 @@ public final class SafetensorsFile {
         }
         let json = try file.bytes(8..<headerEnd, object: "header")
         guard json.first == UInt8(ascii: "{") else { throw fail("header", "the JSON header does not begin with '{'") }
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(json))
-        } catch let error as DecodingError {
-            throw fail("header", error.summary)
-        } catch {
-            throw fail("header", "not valid JSON: \(error)")
-        }
+        let header = try Header(json, fail: fail)
         metadata = header.metadata
 
         // Offsets first, each tensor's own numbers, then the tiling of the data.
@@ -56,7 +49,7 @@ public final class SafetensorsFile {
             guard let dtype = TensorDType(rawValue: entry.dtype) else {
                 throw fail(name, "dtype \"\(entry.dtype)\" is not supported (F32, F16, BF16)")
             }
-            guard entry.dataOffsets.count == 2, entry.dataOffsets[0] >= 0, entry.dataOffsets[0] <= entry.dataOffsets[1] else {
+            guard entry.dataOffsets.count == 2, entry.dataOffsets[0] <= entry.dataOffsets[1] else {
                 throw fail(name, "data_offsets \(entry.dataOffsets) is not [begin, end] with 0 <= begin <= end")
             }
             guard let count = TensorView.elementCount(entry.shape) else {
@@ -99,30 +92,62 @@ public final class SafetensorsFile {
 
     // MARK: Header JSON
 
-    private struct Header: Decodable {
-        struct Entry: Decodable {
+    /// The header's JSON, read with the JSON module so that every number is checked where it stands
+    /// (Foundation's decoder calls an offset near 2^64 "not valid JSON"). Repeated keys are refused.
+    private struct Header {
+        struct Entry {
             let dtype: String
             let shape: [Int]
             let dataOffsets: [Int]
-            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
-        }
-        struct Key: CodingKey {
-            let stringValue: String
-            init(stringValue: String) { self.stringValue = stringValue }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
         }
         var metadata: [String: String] = [:]
         var entries: [(String, Entry)] = []
 
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
-            for key in container.allKeys {
-                if key.stringValue == "__metadata__" {
-                    metadata = try container.decode([String: String].self, forKey: key)
-                } else {
-                    entries.append((key.stringValue, try container.decode(Entry.self, forKey: key)))
+        init(_ json: UnsafeRawBufferPointer, fail: (String, String) -> TensorFileError) throws {
+            let root: JSONValue
+            do {
+                root = try JSONParser.parse(Array(json), options: .strict)
+            } catch {
+                throw fail("header", "not valid JSON: \(error)")
+            }
+            guard case .object(let object) = root else { throw fail("header", "the JSON header is \(root.kindDescription), not an object") }
+            for (key, value) in object.pairs {
+                if key == "__metadata__" {
+                    guard case .object(let items) = value else {
+                        throw fail(key, "expected an object of strings, found \(value.kindDescription)")
+                    }
+                    for (name, item) in items.pairs {
+                        guard case .string(let text) = item else {
+                            throw fail(key, "\(JSONValue.quoted(name)): expected a string, found \(item.kindDescription)")
+                        }
+                        metadata[name] = text
+                    }
+                    continue
                 }
+                guard case .object(let fields) = value else {
+                    throw fail(key, "expected an object with dtype, shape and data_offsets, found \(value.kindDescription)")
+                }
+                func field(_ name: String) throws -> JSONValue {
+                    guard let v = fields[name] else { throw fail(key, "no \(name)") }
+                    return v
+                }
+                /// A list of 64-bit integers (their signs are checked with the tensor's other numbers).
+                func integers(_ name: String) throws -> [Int] {
+                    guard case .array(let items) = try field(name) else {
+                        throw fail(key, "\(name): expected a list of integers, found \(try field(name).kindDescription)")
+                    }
+                    return try items.enumerated().map { i, item in
+                        guard case .integer(let text) = item else {
+                            throw fail(key, "\(name)[\(i)]: expected an integer, found \(item.kindDescription)")
+                        }
+                        guard let n = Int(text) else { throw fail(key, "\(name)[\(i)]: \(text) does not fit in 64 bits") }
+                        return n
+                    }
+                }
+                guard case .string(let dtype) = try field("dtype") else {
+                    throw fail(key, "dtype: expected a string, found \(try field("dtype").kindDescription)")
+                }
+                entries.append((key, Entry(dtype: dtype, shape: try integers("shape"), dataOffsets: try integers("data_offsets"))))
             }
         }
     }

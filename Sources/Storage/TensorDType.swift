@@ -1,3 +1,5 @@
+import Kernels
+
 /// The element types ToolTune reads from and writes to Hugging Face checkpoints, with safetensors' names.
 /// Every one is read as Float32 (float16 and bfloat16 widen exactly) and written from Float32 by rounding
 /// to nearest, ties to even.
@@ -42,7 +44,7 @@ public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible
             }
         case .bfloat16:
             for i in 0..<count {
-                destination[i] = HalfPrecision.float(fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * step, as: UInt16.self)))
+                destination[i] = BFloat16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i * step, as: UInt16.self))).float
             }
         }
     }
@@ -55,13 +57,13 @@ public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible
         case .float16:
             for i in 0..<count { destination.storeBytes(of: HalfPrecision.float16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .bfloat16:
-            for i in 0..<count { destination.storeBytes(of: HalfPrecision.bfloat16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            for i in 0..<count { destination.storeBytes(of: BFloat16(source[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         }
     }
 }
 
-/// IEEE binary16 and bfloat16 bit patterns to and from Float32. Swift's Float16 does binary16 (its
-/// conversions are IEEE's: exact widening, round-to-nearest-even narrowing); bfloat16 has no Swift type.
+/// IEEE binary16 bit patterns to and from Float32. Swift's Float16 does binary16 (its conversions are
+/// IEEE's: exact widening, round-to-nearest-even narrowing); bfloat16 is Kernels' `BFloat16`.
 public enum HalfPrecision {
     @inline(__always)
     public static func float(fromFloat16 bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
@@ -72,18 +74,4 @@ public enum HalfPrecision {
 
     @inline(__always)
     public static func float16(_ value: Float) -> UInt16 { Float16(value).bitPattern }
-
-    /// Exact: bfloat16 is the top half of a Float32.
-    @inline(__always)
-    public static func float(fromBFloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
-
-    /// Rounds to the nearest bfloat16, ties to even (add 0x7FFF plus the lowest kept bit, then truncate);
-    /// values that round past the largest finite bfloat16 become infinity, as in PyTorch. NaN stays NaN
-    /// (quieted), since rounding a NaN's payload could carry into the exponent and make it infinity.
-    @inline(__always)
-    public static func bfloat16(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
 }

@@ -98,9 +98,13 @@ struct TokenizerFiles {
         case .leadingZero: "invalid number (leading zero)"
         case .loneSurrogate(let code): "lone surrogate \\u\(String(code, radix: 16)) in string"
         case .invalidSurrogatePair: "invalid surrogate pair in string"
+        case .tooDeep: error.message
         }
         return (position, message)
     }
+
+    /// One more than the largest token id accepted: the OPT model's limit on vocab_size (2^22).
+    static let maximumID = 1 << 22
 
     private mutating func readVocab(_ bytes: [UInt8], path: String) throws(TokenizerError) {
         guard case .object(let members) = try Self.parseJSON(bytes, path: path) else {
@@ -113,6 +117,11 @@ struct TokenizerFiles {
         for (token, value) in members.pairs {
             guard let id = value.intValue, id >= 0, id <= Int(Int32.max) else {
                 throw .malformedFile(path: path, location: .key(token), message: "expected a token id (a whole number from 0), found \(Self.summary(value))")
+            }
+            // The tokenizer keeps a table indexed by id: an id from the file sizes memory.
+            guard id < Self.maximumID else {
+                throw .malformedFile(path: path, location: .key(token),
+                                     message: "id \(id) is over the limit of \(Self.maximumID - 1) (vocabularies have up to a few hundred thousand ids)")
             }
             if let other = tokensByID[Int32(id)] {
                 throw .malformedFile(path: path, location: .key(token), message: "id \(id) is also the id of \(JSONValue.quoted(other))")

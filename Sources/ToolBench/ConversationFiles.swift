@@ -45,7 +45,8 @@ public enum ToolLLaMAConversations {
 
 /// Chat JSONL for users' own data: one `{"messages": [{"role": ..., "content": "..."}]}` object per line,
 /// roles `system`, `user`, `assistant`, `function` (or `tool`, the same). Blank lines are skipped.
-/// Optional per record: `query_id` (string or integer) for the test-id filter.
+/// Optional per record: `query_id` (string or integer) for the test-id filter. Every bad line is
+/// reported (the first 20 listed), not only the first.
 public enum ChatMessagesJSONL {
     public static func read(file: String) throws(DataError) -> [Conversation] {
         try convert(JSONParser.readFile(file), file: file)
@@ -53,34 +54,59 @@ public enum ChatMessagesJSONL {
 
     public static func convert(_ bytes: [UInt8], file: String) throws(DataError) -> [Conversation] {
         var out: [Conversation] = []
-        for record in try JSONLines.records(bytes, file: file) {
-            var turns: [Turn] = []
-            for message in try record.field("messages").items() {
-                let roleField = try message.field("role")
-                let name = try roleField.string()
-                guard let role = name == "tool" ? .function : Role(rawValue: name) else {
-                    throw roleField.error("expected one of \"system\", \"user\", \"assistant\", \"function\", \"tool\", found \"\(name)\"")
-                }
-                turns.append(Turn(role, try message.field("content").string()))
+        var errors: [DataError] = []
+        let lines = JSONLines.lines(bytes, file: file)
+        for parsed in lines {
+            do throws(DataError) {
+                out.append(try conversation(parsed.get()))
+            } catch {
+                errors.append(error)
             }
-            out.append(Conversation(source: ExampleSource(file: file, locator: "line \(record.line!)"),
-                                    queryID: try ToolLLaMAConversations.queryID(record), turns: turns,
-                                    functionList: turns.first.flatMap { $0.role == .system ? FunctionListPrompt.parse(systemPrompt: $0.value) : nil }))
         }
-        if out.isEmpty { throw DataError(file: file, message: "empty; expected one JSON object per line") }
+        if lines.isEmpty { throw DataError(file: file, message: "empty; expected one JSON object per line") }
+        if !errors.isEmpty { throw DataError.combining(errors) }
         return out
+    }
+
+    static func conversation(_ record: JSONField) throws(DataError) -> Conversation {
+        var turns: [Turn] = []
+        for message in try record.field("messages").items() {
+            let roleField = try message.field("role")
+            let name = try roleField.string()
+            guard let role = name == "tool" ? .function : Role(rawValue: name) else {
+                throw roleField.error("expected one of \"system\", \"user\", \"assistant\", \"function\", \"tool\", found \"\(name)\"")
+            }
+            turns.append(Turn(role, try message.field("content").string()))
+        }
+        return Conversation(source: ExampleSource(file: record.file, locator: "line \(record.line!)"),
+                            queryID: try ToolLLaMAConversations.queryID(record), turns: turns,
+                            functionList: turns.first.flatMap { $0.role == .system ? FunctionListPrompt.parse(systemPrompt: $0.value) : nil })
     }
 }
 
 /// JSON Lines: one JSON value per line, blank lines skipped.
 public enum JSONLines {
-    /// Every record of a file, as a field that names its file and line in errors.
+    /// Every record of a file, as a field that names its file and line in errors; every line that is
+    /// not JSON is reported (the first 20 listed), not only the first.
     public static func records(file: String) throws(DataError) -> [JSONField] {
         try records(JSONParser.readFile(file), file: file)
     }
 
     public static func records(_ bytes: [UInt8], file: String) throws(DataError) -> [JSONField] {
-        var out: [JSONField] = []
+        var out: [JSONField] = [], errors: [DataError] = []
+        for parsed in lines(bytes, file: file) {
+            switch parsed {
+            case .success(let record): out.append(record)
+            case .failure(let error): errors.append(error)
+            }
+        }
+        if !errors.isEmpty { throw DataError.combining(errors) }
+        return out
+    }
+
+    /// Each non-blank line, parsed or with its syntax error, in order.
+    static func lines(_ bytes: [UInt8], file: String) -> [Result<JSONField, DataError>] {
+        var out: [Result<JSONField, DataError>] = []
         var lineNumber = 0
         var start = 0
         while start <= bytes.count {
@@ -89,7 +115,11 @@ public enum JSONLines {
             let line = Array(bytes[start..<end])
             start = end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            out.append(JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber))
+            do throws(DataError) {
+                out.append(.success(JSONField(try JSONParser.parse(line, file: file, firstLine: lineNumber), file: file, line: lineNumber)))
+            } catch {
+                out.append(.failure(error))
+            }
         }
         return out
     }

@@ -10,6 +10,10 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A JSON path like `$.answer_generation.train_messages[2]`, or nil when the problem is the whole file.
     public let path: String?
     public let message: String
+    /// Further problems of the same file, in file order (a JSONL file's other bad records), and how many
+    /// more there were beyond those listed.
+    public var also: [DataError] = []
+    public var unlisted = 0
 
     public init(file: String, line: Int? = nil, column: Int? = nil, path: String? = nil, message: String) {
         self.file = file
@@ -19,12 +23,22 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
         self.message = message
     }
 
-    /// `file:line:column: $.path: message`, leaving out what is unknown.
+    /// The first of `errors` (one file's, in order, at least one) carrying the rest, at most `listed` in all.
+    public static func combining(_ errors: [DataError], listed: Int = 20) -> DataError {
+        var first = errors[0]
+        first.also = Array(errors.dropFirst().prefix(listed - 1))
+        first.unlisted = errors.count - 1 - first.also.count
+        return first
+    }
+
+    /// `file:line:column: $.path: message`, leaving out what is unknown; each further problem on a line
+    /// of its own.
     public var description: String {
         var location = file
         if let line { location += ":\(line)" + (column.map { ":\($0)" } ?? "") }
-        if let path { return "\(location): \(path): \(message)" }
-        return "\(location): \(message)"
+        let first = path.map { "\(location): \($0): \(message)" } ?? "\(location): \(message)"
+        let more = unlisted > 0 ? ["\(file): ... and \(unlisted) more"] : []
+        return ([first] + also.map(\.description) + more).joined(separator: "\n")
     }
 }
 
@@ -43,7 +57,7 @@ extension JSONParser {
             case .empty: throw DataError(file: file, line: bytes.isEmpty ? nil : firstLine, message: error.message)
             // No path: the text was not read as JSON yet; the column counts bytes, as it always has here.
             case .invalidUTF8: throw DataError(file: file, line: line, column: error.position.byteColumn, message: error.message)
-            default: throw DataError(file: file, line: line, column: error.position.column, path: jsonPathString(error.path), message: error.message)
+            default: throw DataError(file: file, line: line, column: error.position.column, path: error.pathDescription, message: error.message)
             }
         }
     }

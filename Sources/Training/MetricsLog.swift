@@ -103,16 +103,22 @@ public struct MetricsLog {
         return e
     }()
 
+    /// Appends one record (a whole line in one write; on a full disk an error naming the file).
     public func append(_ metrics: StepMetrics) throws {
         var line = try MetricsLog.encoder.encode(metrics)
         line.append(0x0A)
-        if !FileManager.default.fileExists(atPath: url.path) {
-            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("cannot open to append step \(metrics.step)") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        guard written == line.count else {
+            // A short write leaves a partial line; the next restart rewrites the log anyway.
+            throw failure("cannot append step \(metrics.step)")
         }
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line)
+    }
+
+    private func failure(_ what: String) -> RunDirectoryError {
+        RunDirectoryError(path: url.path, message: "\(what): \(String(cString: strerror(errno)))")
     }
 
     /// The records in the file, in order.
@@ -129,12 +135,12 @@ public struct MetricsLog {
         }
     }
 
-    /// Keeps only steps <= `step`: after a resume the log continues from the checkpoint, so steps
-    /// that a killed run logged past its last checkpoint are not counted twice.
-    public func truncate(afterStep step: Int) throws {
-        let kept = try read().filter { $0.step <= step }
+    /// Replaces the log with `records`, the metrics of the checkpoint a run resumes from (none for a
+    /// fresh run): steps a killed run logged past its last checkpoint are not counted twice, and a line
+    /// it left half-written is gone. The log is not read, so a damaged one cannot stop the run.
+    public func restart(from records: [StepMetrics]) throws {
         var data = Data()
-        for record in kept {
+        for record in records {
             data.append(try MetricsLog.encoder.encode(record))
             data.append(0x0A)
         }

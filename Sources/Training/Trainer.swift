@@ -5,6 +5,7 @@ import Interop
 import Job
 import Kernels
 import OPT
+import Reporting
 import Storage
 import Tokenizer
 
@@ -93,9 +94,16 @@ public final class Trainer {
         let planner = EpochPlanner(dataset: dataset, train: job.train, ranks: comm.size, seed: job.seed)
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
-        let state = TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
-                                  train: job.train, seed: UInt64(job.seed), bucketMB: job.distributed.bucketMB,
-                                  cursor: resumed?.state ?? TrainerState(), comm: comm)
+        if let resumed {
+            // Every rank read the same file and plan, so every rank refuses alike.
+            let problems = resumed.resumeProblems(stepsPerEpoch: stepsPerEpoch.map { Int($0) }, optimizerSteps: optimizer.step)
+            guard problems.isEmpty else {
+                throw TrainError("\(resumed.path): cannot resume from it: " + problems.joined(separator: "; "))
+            }
+        }
+        let state = try TrainingState(model: model, optimizer: optimizer, data: dataset, stepsPerEpoch: stepsPerEpoch.map { Int($0) },
+                                      train: job.train, seed: UInt64(job.seed), distributed: job.distributed,
+                                      cursor: resumed?.state ?? TrainerState(), comm: comm)
         let totalSteps = state.totalSteps
         let shared = dataset.exampleTokenCount != dataset.tokenCount
             ? ", \(dataset.exampleCount.formatted()) examples in \(dataset.chainCount.formatted()) chains of shared prefixes, "
@@ -103,7 +111,7 @@ public final class Trainer {
         log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens\(shared)) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; GEMMs \(engine); allreduce "
-            + (state.buckets.overlaps ? "overlapped with backward" : "after backward"))
+            + (state.buckets.overlaps ? "overlapped with backward" : "after backward") + " (\(state.buckets.reducer))")
         let cursor = state.cursor
         if cursor.globalStep >= totalSteps {
             log("the run is already complete (step \(cursor.globalStep) of \(totalSteps)); nothing to train")
@@ -111,9 +119,13 @@ public final class Trainer {
             log("resuming after step \(cursor.globalStep) (epoch \(cursor.epoch + 1), step \(cursor.stepInEpoch + 1) of it)")
         }
 
-        try run.create()
+        do {
+            try run.create()
+        } catch {
+            throw TrainError("\(job.file): checkpoint.dir \(job.checkpoint.dir): \(error)")
+        }
         let metricsLog = MetricsLog(url: run.metricsFile)
-        if coordinator { try metricsLog.truncate(afterStep: cursor.globalStep) }
+        if coordinator { try metricsLog.restart(from: metrics) }
         StopSignal.install()
         var progress = Progress(totalSteps: totalSteps)
         var lastCheckpoint: String?
@@ -148,7 +160,12 @@ public final class Trainer {
                 break
             }
 
-            let record = try state.step(plan).metrics
+            let record: StepMetrics
+            do {
+                record = try state.step(plan).metrics
+            } catch let error as OPTModelError {  // a micro-batch of more activations than memory
+                throw TrainError("\(job.file): train.micro_batch_tokens \(job.train.microBatchTokens): \(error)")
+            }
             metrics.append(record)
             sessionTokens += record.tokens
             sessionExampleTokens += record.exampleTokens
@@ -198,6 +215,8 @@ public final class Trainer {
                 throw TrainError("\(path) has token id \(dataset.maxTokenID), outside the model's vocab_size \(job.model.config.vocabSize)")
             }
             guard dataset.sequenceCount > 0 else { throw TrainError("\(path) holds no sequences") }
+            // Every id and mask value, before any step reads them (a bad one would index past the embeddings).
+            try dataset.checkContents(vocabularySize: job.model.config.vocabSize)
         }
         return dataset
     }

@@ -46,8 +46,7 @@ public enum TrainingCheckpoint {
     /// Writes the checkpoint atomically: readers see the previous file or the whole new one.
     public static func write(to path: String, model: OPTModel, optimizer: AdamW, optimizerSettings: JobSpec.OptimizerSpec,
                              state: TrainerState, metrics: [StepMetrics], provenance: Provenance) throws {
-        try AtomicFile.write(to: path) { temporary in
-            let file = try HDF5File(temporary, mode: .createExclusive)
+        try HDF5File.writeAtomically(to: path) { file in
             let root = try file.root
             try root.setAttribute("format", format)
             try root.setAttribute("format_version", formatVersion)
@@ -84,12 +83,13 @@ public enum TrainingCheckpoint {
             try trainer.setAttribute("skipped_steps", state.skippedSteps)
             try trainer.setAttribute("random_state", "counter-based: data order from (seed, epoch), dropout from (seed, step)")
             try writeMetrics(metrics, to: trainer.createGroup("metrics"))
-            try file.close()
         }
     }
 
     /// Everything a resume needs from a checkpoint file.
     public struct Contents {
+        /// The checkpoint file.
+        public var path: String
         public var state: TrainerState
         public var metrics: [StepMetrics]
         public var config: OPTConfig
@@ -121,7 +121,7 @@ public enum TrainingCheckpoint {
         let provenance = Provenance(jobText: try root.stringAttribute("job"),
                                     tokenizerSHA256: try root.stringAttribute(ModelCheckpoint.tokenizerAttribute),
                                     worldSize: try root.intAttribute("world_size"))
-        return Contents(state: state, metrics: try readMetrics(trainer.group("metrics")),
+        return Contents(path: file.path, state: state, metrics: try readMetrics(trainer.group("metrics")),
                         config: try ModelCheckpoint.config(of: file), provenance: provenance)
     }
 
@@ -198,12 +198,14 @@ extension TrainingCheckpoint.Contents {
         if state.skippedSteps > 0 { lines.append("skipped steps (non-finite): \(state.skippedSteps)") }
         if let first = metrics.first, let last = metrics.last {
             let losses = metrics.filter { !$0.skipped }.map(\.loss)
+            // Sums in Double: a damaged table's numbers must not overflow an Int (inspect reads any file).
             let seconds = metrics.reduce(0) { $0 + $1.seconds }
-            let tokens = metrics.reduce(0) { $0 + $1.tokens }
+            let tokens = metrics.reduce(0.0) { $0 + Double($1.tokens) }
             let communication = metrics.reduce(0) { $0 + $1.communicationSeconds }
+            let rate = seconds > 0 ? tokens / seconds : 0
             lines.append(String(format: "metrics: %d steps; loss %.4f (step %d) -> %.4f (step %d), lowest %.4f; %@ tok/s; %.0f%% of step time in allreduce",
                                 metrics.count, first.loss, first.step, last.loss, last.step, losses.min() ?? .nan,
-                                Int((seconds > 0 ? Double(tokens) / seconds : 0).rounded()).formatted(),
+                                rate.isFinite && abs(rate) < 1e18 ? Int(rate.rounded()).formatted() : "\(rate)",
                                 seconds > 0 ? 100 * communication / seconds : 0))
         }
         return lines

@@ -47,10 +47,12 @@ public final class TrainingState {
     let seed: UInt64
     let comm: Communicator
 
-    /// `train` gives the schedule, dropout, clipping and weight decay; `seed` the dropout masks; `cursor` a
-    /// resumed run's position.
+    /// `train` gives the schedule, dropout, clipping and weight decay; `seed` the dropout masks; `distributed`
+    /// the buckets and how they are summed; `cursor` a resumed run's position. Collective (a hierarchical
+    /// sum splits `comm` into nodes).
     public init(model: OPTModel, optimizer: AdamW, data: any TrainingData, stepsPerEpoch: [Int], train: JobSpec.TrainSpec,
-                seed: UInt64, bucketMB: Double, cursor: TrainerState = TrainerState(), comm: Communicator) {
+                seed: UInt64, distributed: JobSpec.DistributedSpec, cursor: TrainerState = TrainerState(),
+                comm: Communicator) throws {
         self.model = model
         self.optimizer = optimizer
         self.data = data
@@ -59,7 +61,8 @@ public final class TrainingState {
         totalSteps = min(planned, train.maxSteps ?? planned)
         schedule = LearningRateSchedule(train.schedule, baseLR: train.optimizer.lr, totalSteps: totalSteps)
         groups = model.layout.optimizerGroups(weightDecay: train.optimizer.weightDecay)
-        buckets = GradientBuckets(comm: comm, buffer: model.gradients.pointer, bucketBytes: Int(bucketMB * 1_048_576))
+        buckets = GradientBuckets(reducer: try GradientReducer(comm: comm, distributed.reduction), buffer: model.gradients.pointer,
+                                  bucketBytes: Int(distributed.bucketMB * 1_048_576))
         self.cursor = cursor
         self.train = train
         self.seed = seed

@@ -3,6 +3,7 @@ import Diagnostics
 import Distributed
 import Foundation
 import Kernels
+import OPT
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,17 +18,17 @@ struct Bench: ParsableCommand {
 
         @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
         var preset = "opt-125m"
-        @Option(help: "Sequences per step.")
+        @Option(parsing: .unconditional, help: "Sequences per step.")
         var batch = 1
-        @Option(help: "Tokens per sequence.")
+        @Option(parsing: .unconditional, help: "Tokens per sequence.")
         var seq = 128
-        @Option(help: "Timed steps (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed steps (medians are over these).")
         var steps = 5
-        @Option(help: "Untimed steps first.")
+        @Option(parsing: .unconditional, help: "Untimed steps first.")
         var warmup = 1
-        @Option(help: "Kernel threads (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
-        @Option(help: "Seed of the weights, tokens and dropout masks.")
+        @Option(parsing: .unconditional, help: "Seed of the weights, tokens and dropout masks.")
         var seed: UInt64 = 0
         @Option(help: "fp32, or bf16 mixed precision (a job's train.precision).")
         var precision: Precision = .fp32
@@ -35,6 +36,20 @@ struct Bench: ParsableCommand {
         var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
+
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            try OptionCheck.atLeast(1, batch, "--batch")
+            try OptionCheck.atLeast(2, seq, "--seq")
+            try OptionCheck.atLeast(1, steps, "--steps")
+            try OptionCheck.atLeast(0, warmup, "--warmup")
+            // Every step's random tokens are made first (1 GB at most).
+            let tokens = 1 << 28
+            try OptionCheck.atMost(tokens, steps, "--steps")
+            try OptionCheck.atMost(tokens, warmup, "--warmup")
+            try OptionCheck.product([warmup + steps, batch, seq], "(--warmup + --steps) x --batch x --seq", atMost: tokens, "tokens")
+            _ = try gemmBackend(gemm)
+        }
 
         func run() throws {
             let result = try TrainStepBenchmark.run(.init(preset: preset, batch: batch, seq: seq, steps: steps,
@@ -51,15 +66,15 @@ struct Bench: ParsableCommand {
 
         @Option(help: "A model file (.h5 with /model and model_config).")
         var model: String
-        @Option(help: "Prompt length in tokens, BOS included.")
+        @Option(parsing: .unconditional, help: "Prompt length in tokens, BOS included.")
         var promptTokens = 512
-        @Option(help: "Tokens to generate.")
+        @Option(parsing: .unconditional, help: "Tokens to generate.")
         var newTokens = 128
-        @Option(help: "Timed runs.")
+        @Option(parsing: .unconditional, help: "Timed runs.")
         var repeats = 3
-        @Option(help: "Untimed runs first.")
+        @Option(parsing: .unconditional, help: "Untimed runs first.")
         var warmup = 1
-        @Option(help: "Kernel threads (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "Kernel threads (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "fp32, or bf16 (a job's eval.precision).")
         var precision: Precision = .fp32
@@ -67,6 +82,19 @@ struct Bench: ParsableCommand {
         var gemm: String = "auto"
         @Flag(help: "Print one JSON line instead of the summary.")
         var json = false
+
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            // No model has more positions than OPTConfig allows.
+            let positions = OPTConfig.sizeLimits.first { $0.key == .maxPositionEmbeddings }!.limit
+            try OptionCheck.atLeast(1, promptTokens, "--prompt-tokens")
+            try OptionCheck.atMost(positions, promptTokens, "--prompt-tokens")
+            try OptionCheck.atLeast(2, newTokens, "--new-tokens")
+            try OptionCheck.atMost(positions, newTokens, "--new-tokens")
+            try OptionCheck.atLeast(1, repeats, "--repeats")
+            try OptionCheck.atLeast(0, warmup, "--warmup")
+            _ = try gemmBackend(gemm)
+        }
 
         func run() throws {
             let result = try GenerationBenchmark.run(.init(model: model, promptTokens: promptTokens, newTokens: newTokens,
@@ -87,26 +115,37 @@ extension Bench {
         var sizes = "1,4,16,64"
         @Option(help: "The preset whose parameter count sizes the gradient sync.")
         var preset = "opt-350m"
-        @Option(help: "Gradient bucket size in MB (the job's distributed.bucket_mb).")
+        @Option(parsing: .unconditional, help: "Gradient bucket size in MB (the job's distributed.bucket_mb).")
         var bucketMb = 25.0
-        @Option(help: "Timed iterations (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed iterations (medians are over these).")
         var iterations = 5
-        @Option(help: "Untimed iterations first.")
+        @Option(parsing: .unconditional, help: "Untimed iterations first.")
         var warmup = 1
+        @Option(help: "flat (one MPI_Allreduce) or hierarchical (within each node over shared memory, then one rank per node over the network): the job's distributed.allreduce.")
+        var allreduce = "flat"
+        @Option(help: "fp32, or bf16 (sent as bfloat16, summed in float32): the job's distributed.allreduce_dtype.")
+        var allreduceDtype = "fp32"
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
 
         func run() throws {
+            guard let topology = GradientReduction.Topology(rawValue: allreduce) else {
+                throw ValidationError("--allreduce: \"\(allreduce)\" is not flat or hierarchical")
+            }
+            guard let wire = GradientReduction.Wire(rawValue: allreduceDtype) else {
+                throw ValidationError("--allreduce-dtype: \"\(allreduceDtype)\" is not fp32 or bf16")
+            }
             let sizesMB = try sizes.split(separator: ",").map { part in
-                guard let mb = Double(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected numbers separated by commas)")
+                guard let mb = Double(part.trimmingCharacters(in: .whitespaces)), mb.isFinite, mb > 0 else {
+                    throw ValidationError("--sizes: \"\(part)\" is not a size in MB (expected positive numbers separated by commas)")
                 }
                 return mb
             }
             let comm = try Communicator.world()
             let result = try comm.runCollectively { comm in
-                try AllreduceBenchmark.run(.init(sizesMB: sizesMB, preset: preset, bucketMB: bucketMb,
-                                                 iterations: iterations, warmup: warmup), comm: comm)
+                try AllreduceBenchmark.run(.init(sizesMB: sizesMB, preset: preset, bucketMB: bucketMb, iterations: iterations,
+                                                 warmup: warmup, reduction: GradientReduction(topology: topology, wire: wire)),
+                                           comm: comm)
             }
             if comm.isCoordinator { try printResult(result, json: json, report: AllreduceBenchmark.report) }
             if !result.verified { throw ExitCode(1) }
@@ -123,16 +162,23 @@ extension Bench {
 
         @Option(help: "opt-125m, opt-350m, opt-1.3b, tiny, tiny-350m-style.")
         var preset = "opt-350m"
-        @Option(help: "Tokens per step (batch x seq), the rows of the activation matrices.")
+        @Option(parsing: .unconditional, help: "Tokens per step (batch x seq), the rows of the activation matrices.")
         var tokens = 2048
-        @Option(help: "Timed products per shape (medians are over these).")
+        @Option(parsing: .unconditional, help: "Timed products per shape (medians are over these).")
         var repeats = 5
-        @Option(help: "Threads of the pool that runs the tiles (default: all CPUs).")
+        @Option(parsing: .unconditional, help: "Threads of the pool that runs the tiles (default: all CPUs).")
         var threads = ProcessInfo.processInfo.activeProcessorCount
         @Option(help: "Only the engines of this precision (fp32 or bf16; default: every engine).")
         var precision: Precision?
         @Flag(help: "Print one JSON line instead of the table.")
         var json = false
+
+        func validate() throws {
+            try OptionCheck.threads(threads)
+            try OptionCheck.atLeast(1, tokens, "--tokens")
+            try OptionCheck.atMost(1 << 28, tokens, "--tokens")
+            try OptionCheck.atLeast(1, repeats, "--repeats")
+        }
 
         func run() throws {
             let shapes = try GEMMBenchmark.trainingStepShapes(preset: preset, tokens: tokens)

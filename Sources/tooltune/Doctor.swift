@@ -9,11 +9,13 @@ struct Doctor: ParsableCommand {
         abstract: "Check every rank's MPI, GEMM engines and HDF5 set-up; run under mpirun to check a cluster.",
         discussion: "Rank 0 prints one line per rank: every GEMM engine (OpenBLAS and oneDNN fp32, oneDNN bf16 where the CPU has bfloat16 instructions) checked for right answers and the same bits on 1, 2 and 3 threads, with its GFLOP/s on a 2048 x 1024 x 1024 product, and the backend compute.gemm: auto takes. Exits 1 if any rank's GEMM or MPI results are wrong.")
 
-    @Option(help: "Kernel threads per rank (default: all CPUs).")
+    @Option(parsing: .unconditional, help: "Kernel threads per rank (default: all CPUs).")
     var threads: Int?
 
     @Flag(help: "Print the reports as a JSON array instead of lines.")
     var json = false
+
+    func validate() throws { try OptionCheck.threads(threads) }
 
     func run() throws {
         if let threads { useThreads(threads) }

@@ -32,13 +32,13 @@ struct Eval: ParsableCommand {
     @Flag(help: "Score each new checkpoint of the job as it lands (eval.every_checkpoint false: only the newest waiting), until interrupted or --until-step.")
     var watch = false
 
-    @Option(help: ArgumentHelp("With --watch: seconds between looks.", valueName: "S"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --watch: seconds between looks.", valueName: "S"))
     var poll: Double = 30
 
-    @Option(help: ArgumentHelp("With --watch: stop once a checkpoint of this step or later is scored.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --watch: stop once a checkpoint of this step or later is scored.", valueName: "N"))
     var untilStep: Int?
 
-    @Option(help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file (--bfcl: the first N entries of each category).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Only the first N held-out steps and the first N queries of each query file (--bfcl: the first N entries of each category).",
                                valueName: "N"))
     var limit: Int?
 
@@ -50,15 +50,17 @@ struct Eval: ParsableCommand {
                                valueName: "LIST"))
     var categories: String?
 
-    @Option(help: "BLAS and parallel-for threads per rank (default: the job's distributed.threads_per_rank).")
+    @Option(parsing: .unconditional, help: "BLAS and parallel-for threads per rank (default: the job's distributed.threads_per_rank).")
     var threads: Int?
 
     func validate() throws {
         let ways = (checkpoint.isEmpty ? 0 : 1) + (checkpoints == nil ? 0 : 1) + (watch ? 1 : 0)
         guard ways == 1 else { throw ValidationError("give exactly one of --checkpoint, --checkpoints and --watch") }
         if firstLast && checkpoints == nil { throw ValidationError("--first-last goes with --checkpoints") }
-        if let limit, limit < 1 { throw ValidationError("--limit needs a count of at least 1") }
-        if poll <= 0 { throw ValidationError("--poll needs a positive number of seconds") }
+        try OptionCheck.atLeast(1, limit, "--limit")
+        try OptionCheck.number(poll, "--poll", "of seconds > 0") { $0 > 0 }
+        try OptionCheck.atLeast(0, untilStep, "--until-step")
+        try OptionCheck.threads(threads)
         if untilStep != nil && !watch { throw ValidationError("--until-step goes with --watch") }
         if categories != nil && bfcl == nil { throw ValidationError("--categories goes with --bfcl") }
         for category in chosenCategories where !BFCLData.categories.contains(category) {

@@ -25,11 +25,13 @@ struct ExportSteps: ParsableCommand {
     @Argument(help: "The folder to write; it must not exist or be empty unless --force.")
     var folder: String
 
-    @Option(help: "Export the first N optimizer steps (default: all the job's steps).")
+    @Option(parsing: .unconditional, help: "Export the first N optimizer steps (default: all the job's steps).")
     var steps: Int?
 
     @Flag(help: "Replace the folder if it has files.")
     var force = false
+
+    func validate() throws { try OptionCheck.atLeast(1, steps, "--steps") }
 
     func run() throws {
         let spec = try JobPreflight.load(job)

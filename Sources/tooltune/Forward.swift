@@ -29,13 +29,14 @@ struct Forward: ParsableCommand {
     @Option(help: "With --dataset: write each example's loss and the gradients of the summed loss to this HDF5 file.")
     var out: String?
 
-    @Option(help: "BLAS and parallel-for threads (default: all CPUs).")
+    @Option(parsing: .unconditional, help: "BLAS and parallel-for threads (default: all CPUs).")
     var threads: Int?
 
     @Option(help: "fp32, or bf16 mixed precision as training runs it (train.precision; needs bfloat16 instructions).")
     var precision: Precision = .fp32
 
     func validate() throws {
+        try OptionCheck.threads(threads)
         guard (ids == nil) != (dataset == nil) else { throw ValidationError("give either --ids or --dataset") }
         if logits != nil && ids == nil { throw ValidationError("--logits goes with --ids") }
         if out != nil && dataset == nil { throw ValidationError("--out goes with --dataset") }

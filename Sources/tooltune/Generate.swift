@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("A ToolBench query file to roll out.", valueName: "FILE.json"))
     var query: String?
 
-    @Option(help: ArgumentHelp("With --query: which query of the file (0-based; default 0).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --query: which query of the file (0-based; default 0).", valueName: "N"))
     var index: Int?
 
     @Option(help: ArgumentHelp("With --query: the query with this query_id.", valueName: "ID"))
@@ -35,28 +35,28 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp("With --query: a ToolBench toolenv/tools folder for tool descriptions.", valueName: "DIR"))
     var toolenv: String?
 
-    @Option(help: "New tokens per turn.")
+    @Option(parsing: .unconditional, help: "New tokens per turn.")
     var maxNewTokens = 256
 
-    @Option(help: "0 = greedy.")
+    @Option(parsing: .unconditional, help: "0 = greedy.")
     var temperature = 0.0
 
-    @Option(help: "Nucleus sampling mass.")
+    @Option(parsing: .unconditional, help: "Nucleus sampling mass.")
     var topP = 1.0
 
-    @Option(help: "Sampling seed.")
+    @Option(parsing: .unconditional, help: "Sampling seed.")
     var seed: UInt64 = 0
 
     @Option(help: ArgumentHelp("A string that ends a turn besides EOS (repeatable).", valueName: "TEXT"))
     var stop: [String] = []
 
-    @Option(help: "With --query: the prompt budget (prompt + new tokens), default min(2048, max_position_embeddings).")
+    @Option(parsing: .unconditional, help: "With --query: the prompt budget (prompt + new tokens), default min(2048, max_position_embeddings).")
     var maxSeqLen: Int?
 
-    @Option(help: "With --query: assistant steps at most.")
+    @Option(parsing: .unconditional, help: "With --query: assistant steps at most.")
     var maxSteps = 12
 
-    @Option(help: "Kernel threads (default: all CPUs).")
+    @Option(parsing: .unconditional, help: "Kernel threads (default: all CPUs).")
     var threads: Int?
 
     @Option(help: "fp32, or bf16 (bfloat16 weights: half the bytes per token; needs bfloat16 instructions).")
@@ -65,8 +65,13 @@ struct Generate: ParsableCommand {
     func validate() throws {
         guard (prompt == nil) != (query == nil) else { throw ValidationError("give --prompt or --query") }
         if index != nil && queryID != nil { throw ValidationError("give --index or --query-id, not both") }
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1") }
-        if temperature < 0 || !(topP > 0 && topP <= 1) { throw ValidationError("--temperature must be >= 0 and --top-p in (0, 1]") }
+        try OptionCheck.atLeast(1, maxNewTokens, "--max-new-tokens")
+        try OptionCheck.number(temperature, "--temperature", ">= 0 (0 = greedy)") { $0 >= 0 }
+        try OptionCheck.number(topP, "--top-p", "in (0, 1]") { $0 > 0 && $0 <= 1 }
+        try OptionCheck.atLeast(0, index, "--index")
+        try OptionCheck.atLeast(2, maxSeqLen, "--max-seq-len")
+        try OptionCheck.atLeast(1, maxSteps, "--max-steps")
+        try OptionCheck.threads(threads)
         if stop.contains("") { throw ValidationError("--stop needs a non-empty string") }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Data
 import Foundation
 import Preflight
+import Reporting
 import Storage
 import Tokenizer
 
@@ -19,17 +20,20 @@ struct Prepare: ParsableCommand {
     @Argument(help: "The job YAML file.")
     var job: String
 
-    @Option(name: .long, help: ArgumentHelp("Print the first N training sequences as trained (a chain of examples sharing a prefix, or one example), every loss span and EOS label marked, and write nothing.",
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Print the first N training sequences as trained (a chain of examples sharing a prefix, or one example), every loss span and EOS label marked, and write nothing.",
                                             valueName: "N"))
     var preview: Int?
 
+    func validate() throws { try OptionCheck.atLeast(1, preview, "--preview") }
+
     func run() throws {
+        // From the start, so that no moment of prepare dies of a signal (it stops at its next check).
+        StopSignal.install()
         do {
             let spec = try JobPreflight.load(job)
             let tokenizer = try Tokenizer(folder: spec.tokenizer.path)
             let preparation = DataPreparation(job: spec, encoder: tokenizer, tokenizerSHA256: tokenizer.sha256)
             if let preview {
-                guard preview > 0 else { throw ValidationError("--preview needs a count of at least 1") }
                 let split = try preparation.prepare(.train, limit: preview)
                 let style: PreparePreview.Style = isatty(STDOUT_FILENO) == 1 ? .ansi : .brackets
                 for (i, chain) in split.chains.enumerated() {
@@ -42,6 +46,9 @@ struct Prepare: ParsableCommand {
             print("summary: \(RunDirectory(spec.checkpoint.dir).prepareSummaryFile.path)")
         } catch let error as ValidationError {
             throw error
+        } catch let error as StopSignal.Interrupted {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)

@@ -11,15 +11,18 @@ struct Train: ParsableCommand {
         discussion: """
             Rank 0 prepares the data if <checkpoint.dir>/data/train.h5 is missing, plans every step and \
             broadcasts it; gradients are allreduced in buckets while backward runs; checkpoints go to \
-            <checkpoint.dir>/checkpoints, LATEST and metrics.jsonl beside them. SIGINT/SIGTERM stop at the \
-            next step boundary with a checkpoint (exit 128 + signal); checkpoint.resume: auto continues.
+            <checkpoint.dir>/checkpoints, LATEST and metrics.jsonl beside them. SIGINT/SIGTERM/SIGUSR1 stop \
+            at the next step boundary with a checkpoint (exit 128 + signal); checkpoint.resume: auto continues. \
+            Under mpirun send SIGUSR1 (kill -USR1 <mpirun pid>): mpirun kills the ranks 1 s after a TERM or INT.
             """)
 
     @Argument(help: "The job YAML file.")
     var job: String
 
-    @Option(help: ArgumentHelp("Stop with a checkpoint once this many optimizer steps are done; the job's schedule is unchanged, so resuming continues exactly.", valueName: "STEP"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop with a checkpoint once this many optimizer steps are done; the job's schedule is unchanged, so resuming continues exactly.", valueName: "STEP"))
     var stopAfterStep: Int?
+
+    func validate() throws { try OptionCheck.atLeast(1, stopAfterStep, "--stop-after-step") }
 
     func run() throws {
         // SERIALIZED lets a background thread reduce gradient buckets while backward runs.

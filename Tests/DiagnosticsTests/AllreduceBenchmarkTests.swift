@@ -25,6 +25,17 @@ import TestSupport
         #expect(result.bucketedSeconds > 0 && result.wholeSeconds > 0)
     }
 
+    /// Every topology and wire type sums exactly on 3 ranks (one node: hierarchical reduces to the node
+    /// steps), the sizes splitting unevenly over the ranks; the result says how it summed.
+    @Test(arguments: [("flat", "fp32"), ("flat", "bf16"), ("hierarchical", "fp32"), ("hierarchical", "bf16")])
+    func everyReductionSumsExactly(topology: String, wire: String) throws {
+        let result = try run(ranks: 3, ["--allreduce", topology, "--allreduce-dtype", wire])
+        #expect(result.verified && result.topology == topology && result.wire == wire)
+        #expect(result.nodes == (topology == "hierarchical" ? 1 : nil))
+        let bad = try runProcess(ToolTuneBinary.path, ["bench", "allreduce", "--allreduce-dtype", "fp8"])
+        #expect(bad.status != 0 && bad.stderr.contains("--allreduce-dtype: \"fp8\" is not fp32 or bf16"), "\(bad.stderr)")
+    }
+
     @Test func oneRankWorksWithoutMPIRunAndBadOptionsAreNamed() throws {
         let result = try run(ranks: nil)
         #expect(result.ranks == 1 && result.verified && result.messages.allSatisfy { $0.busBandwidth == 0 })

@@ -180,7 +180,15 @@ import Tokenizer
         for (text, message) in [(#"{"model_type": "llama", "hidden_size": 64}"#, #"model_type is "llama", not "opt""#),
                                 (#"{"model_type": "opt", "hidden_size": "64"}"#, "hidden_size"),
                                 (#"{"model_type": "opt", "activation_function": "gelu"}"#, #"activation_function "gelu" is not supported"#),
-                                ("[1, 2]", "not a JSON object")] {
+                                ("[1, 2]", "expected an object of config.json keys, found a list"),
+                                // Every key is read where it stands (Foundation's decoder called these "not valid JSON").
+                                (#"{"vocab_size": 4097.5}"#, "vocab_size: expected a whole number, found the number 4097.5"),
+                                (#"{"hidden_size": 18446744073709551616}"#, "hidden_size: 18446744073709551616 does not fit in 64 bits"),
+                                (#"{"num_attention_heads": null}"#, "num_attention_heads: expected a whole number, found null"),
+                                (#"{"vocab_size": 2147483647, "hidden_size": 1048576}"#,
+                                 "vocab_size 2147483647 is over the limit of 4194304; hidden_size 1048576 is over the limit of 65536"),
+                                (#"{"model_type": "opt", "vocab"#, "1:29: unexpected end of the input inside a string; the JSON is truncated"),
+                                ("", "empty; expected JSON")] {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
             let error = try #require(throws: ModelCheckpointError.self) { try HuggingFaceModel.config(folder: folder) }
             #expect("\(error)".hasPrefix(path) && "\(error)".contains(message), "\(error)")

@@ -1,3 +1,4 @@
+import Foundation
 import JSON
 import Testing
 
@@ -83,5 +84,43 @@ import Testing
         let error = try #require(throws: JSONSyntaxError.self) { try parse("[\"é\", x]", strict) }
         #expect(error.position.column == 7 && error.position.byteColumn == 8 && error.path == [.index(1)])
         #expect(error.description == "1:7: $[1]: expected a value, found 'x'")
+    }
+}
+
+@Suite struct DepthLimitTests {
+    /// `depth` nested values: arrays and objects alternating, an integer innermost.
+    static func nested(_ depth: Int) -> [UInt8] {
+        let open = (0..<depth).map { $0 % 2 == 0 ? "[" : "{\"k\": " }.joined()
+        let close = (0..<depth).reversed().map { $0 % 2 == 0 ? "]" : "}" }.joined()
+        return Array((open + "1" + close).utf8)
+    }
+
+    @Test func readsUpToTheLimitOnAWorkerThread() throws {
+        // prepare parses on worker threads, whose stacks are the smallest the parser meets.
+        let limit = JSONParser.maximumDepth
+        let result = DispatchQueue.global().sync { Result { try JSONParser.parse(Self.nested(limit), options: .python()) } }
+        var value = try result.get()
+        var levels = 0
+        while true {
+            switch value {
+            case .array(let items): value = items[0]
+            case .object(let object): value = object["k"]!
+            default:
+                #expect(levels == limit && value == .integer("1"))
+                return
+            }
+            levels += 1
+        }
+    }
+
+    @Test(arguments: [JSONParser.maximumDepth + 1, 10_000, 1_000_000])
+    func refusesDeeperAtTheBracket(depth: Int) throws {
+        for options in [JSONParser.Options.strict, .python()] {
+            let error = try #require(throws: JSONSyntaxError.self) { try JSONParser.parse(Self.nested(depth), options: options) }
+            #expect(error.problem == .tooDeep(limit: JSONParser.maximumDepth))
+            // The 513th opening bracket: 256 "[" of 1 byte and 256 "{"k": " of 6 before it.
+            #expect(error.position.line == 1 && error.position.column == 256 + 256 * 6 + 1)
+            #expect(error.description.hasPrefix("1:\(error.position.column): $[0].k[0].k[0].k[0].k...(504 more): arrays and objects nested more than 512 levels deep"))
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 @testable import Job
 import OPT
@@ -151,6 +152,10 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         BrokenJob(name: "zero threads", edits: [("checkpoint:", "distributed: {threads_per_rank: 0}\ncheckpoint:")],
                   keyPath: "distributed.threads_per_rank"),
         BrokenJob(name: "name with spaces", edits: [("name: t", "name: my job")], keyPath: "name"),
+        BrokenJob(name: "unknown allreduce", edits: [("checkpoint:", "distributed: {allreduce: ring}\ncheckpoint:")],
+                  keyPath: "distributed.allreduce", mentions: "one of flat, hierarchical"),
+        BrokenJob(name: "unknown allreduce dtype", edits: [("checkpoint:", "distributed: {allreduce_dtype: fp16}\ncheckpoint:")],
+                  keyPath: "distributed.allreduce_dtype", mentions: "one of fp32, bf16"),
         BrokenJob(name: "unknown precision", edits: [("dropout: 0.1", "dropout: 0.1\n  precision: fp16")], keyPath: "train.precision",
                   mentions: "one of fp32, bf16"),
         BrokenJob(name: "unknown GEMM backend", edits: [("checkpoint:", "compute: {gemm: mkl}\ncheckpoint:")], keyPath: "compute.gemm",
@@ -177,6 +182,17 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         #expect(job.train.epochs == 1 && job.train.maxGradNorm == 1.0)
         #expect(job.checkpoint.everySteps == 100 && job.checkpoint.keepLast == 3 && job.checkpoint.resume == .auto)
         #expect(job.distributed.threadsPerRank == 1 && job.distributed.bucketMB == 25)
+        #expect(job.distributed.reduction == GradientReduction(topology: .flat, wire: .fp32))
+    }
+
+    @Test func allreduceSettingsAreReadAndWrittenBack() throws {
+        let yaml = JobWorkspace.base.replacingOccurrences(
+            of: "checkpoint:", with: "distributed: {allreduce: hierarchical, allreduce_dtype: bf16}\ncheckpoint:")
+        let job = try workspace.parse(yaml)
+        #expect(job.distributed.reduction == GradientReduction(topology: .hierarchical, wire: .bf16))
+        let resolved = try job.resolvedYAML()
+        #expect(resolved.contains("allreduce: hierarchical") && resolved.contains("allreduce_dtype: bf16"))
+        #expect(try JobSpec.parse(resolved, file: "resolved.yaml").distributed.reduction == job.distributed.reduction)
     }
 
     @Test(arguments: BrokenJob.all)

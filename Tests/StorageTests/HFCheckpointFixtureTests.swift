@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Storage
 import TestSupport
 import Testing
@@ -84,7 +85,7 @@ import Testing
         #expect(input.count > 400)
         for (i, x) in input.enumerated() {
             let ours16 = HalfPrecision.float(fromFloat16: HalfPrecision.float16(x))
-            let oursBF = HalfPrecision.float(fromBFloat16: HalfPrecision.bfloat16(x))
+            let oursBF = BFloat16(x).float
             if x.isNaN {
                 #expect(ours16.isNaN && half[i].isNaN && oursBF.isNaN && brain[i].isNaN)
             } else {

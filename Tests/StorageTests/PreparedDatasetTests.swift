@@ -31,10 +31,10 @@ import Testing
     /// [2, 10, 11, 12, 13, 14, 15, 16, </s>] (targets 16 and </s>); each shorter one's </s> is a label over the
     /// longer one's token (12 and 15).
     static let chained: [[PreparedExample]] = [[
-        example([2, 10, 11, 12], [0, 0, 1, 1], 5, eosLabel: true),
-        example([13, 14, 15], [1, 1, 1], 6, extends: true, eosLabel: true),
-        example([16, 2], [1, 1], 7, extends: true),
-        example([2, 40, 2], [0, 0, 1], 8),
+        example([2, 10, 11, 12], [0, 0, 1, 1], 0, eosLabel: true),
+        example([13, 14, 15], [1, 1, 1], 1, extends: true, eosLabel: true),
+        example([16, 2], [1, 1], 2, extends: true),
+        example([2, 40, 2], [0, 0, 1], 3),
     ]]
 
     @Test func writesTheDocumentedLayout() throws {

@@ -23,16 +23,21 @@ public enum ToolTuneBinary {
 }
 
 public struct ProcessResult: Sendable {
+    /// The exit status, or the signal's number when `signaled`.
     public let status: Int32
     public let stdout: String
     public let stderr: String
     public let timedOut: Bool
+    /// Ended by a signal it did not handle (a crash, or the kill after a timeout).
+    public var signaled = false
 }
 
 /// Runs a program to completion with a time limit. The environment drops OMPI_* and PMIX_*
-/// variables, so a test started under mpirun still launches a fresh mpirun job.
+/// variables, so a test started under mpirun still launches a fresh mpirun job. `signals` are sent to it
+/// at their times (seconds after the start) while it runs.
 public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = nil,
-                       environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> ProcessResult {
+                       environment extra: [String: String] = [:], timeout: TimeInterval = 120,
+                       signals: [(seconds: Double, signal: Int32)] = []) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -55,9 +60,15 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = 
         }
     }
     try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
+    let start = Date()
+    let deadline = start.addingTimeInterval(timeout)
     var timedOut = false
+    var pending = signals.sorted { $0.seconds < $1.seconds }[...]
     while process.isRunning {
+        while let next = pending.first, Date().timeIntervalSince(start) >= next.seconds {
+            kill(process.processIdentifier, next.signal)
+            pending.removeFirst()
+        }
         if Date() > deadline {
             timedOut = true
             process.terminate()
@@ -65,12 +76,13 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: URL? = 
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             break
         }
-        usleep(20_000)
+        usleep(pending.isEmpty ? 20_000 : 2_000)
     }
     process.waitUntilExit()
     group.wait()
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outBox.data, as: UTF8.self),
-                         stderr: String(decoding: errBox.data, as: UTF8.self), timedOut: timedOut)
+                         stderr: String(decoding: errBox.data, as: UTF8.self), timedOut: timedOut,
+                         signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// `mpirun -n ranks` with the flags every test machine needs: running as root is allowed, ranks may
@@ -94,17 +106,21 @@ public struct MPICommand {
     }
 }
 
-public var mpirunPath: String {
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-        let candidate = "\(folder)/mpirun"
+public var mpirunPath: String { executablePath("mpirun") ?? "/usr/bin/mpirun" }
+
+/// Where `tool` is on PATH (or in the sbin folders, where Debian puts ip and the daemons), or nil.
+public func executablePath(_ tool: String) -> String? {
+    for folder in ((ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin") + ":/usr/sbin:/sbin").split(separator: ":") {
+        let candidate = "\(folder)/\(tool)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    return "/usr/bin/mpirun"
+    return nil
 }
 
-/// A fresh temporary folder, removed by the caller with `try? FileManager.default.removeItem(at:)`.
-public func makeTemporaryFolder(_ label: String = "tooltune-test") throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+/// A fresh temporary folder (in `parent`, by default the system's), removed by the caller with
+/// `try? FileManager.default.removeItem(at:)`.
+public func makeTemporaryFolder(_ label: String = "tooltune-test", in parent: URL? = nil) throws -> URL {
+    let url = (parent ?? FileManager.default.temporaryDirectory).appendingPathComponent("\(label)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

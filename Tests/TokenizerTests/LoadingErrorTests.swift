@@ -68,6 +68,9 @@ import Tokenizer
                           file: "vocab.json", .key("!"), containing: "found the number 4.5")
         try expectFailure(["vocab.json": vocab.replacingOccurrences(of: #""!":4,"#, with: #""!":-4,"#)],
                           file: "vocab.json", .key("!"), containing: "found the number -4")
+        // A table is indexed by id: an id of 2^31 - 1000 once sized 34 GB and crashed.
+        try expectFailure(["vocab.json": vocab.replacingOccurrences(of: #""!":4,"#, with: #""!":2147482647,"#)],
+                          file: "vocab.json", .key("!"), containing: "id 2147482647 is over the limit of 4194303")
         let duplicated = vocab.replacingOccurrences(of: #""!":4,"#, with: #""!":4,"\"":4,"#)
         let second = try #require(Array(duplicated.utf8).firstRange(of: Array(#""\"":5"#.utf8))).lowerBound
         try expectFailure(["vocab.json": duplicated], file: "vocab.json", .lineColumn(1, second + 1), containing: "duplicate key \"\\\"\"")

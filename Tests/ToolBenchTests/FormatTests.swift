@@ -141,6 +141,15 @@ enum AnswerFixture {
         #expect(throws: DataError(file: "c.jsonl", line: 2, path: "$.messages[0].content", message: "expected a string, found the number 5")) {
             try ChatMessagesJSONL.convert(Array(bad.utf8), file: "c.jsonl")
         }
+        // Every bad line, in order, not only the first.
+        let lines = ["{\"messages\": []}", "{\"messages\": 5}", "not json", "{\"messages\": [{\"role\": \"bot\", \"content\": \"x\"}]}"]
+        let many = (lines + Array(repeating: "[1]", count: 30)).joined(separator: "\n")
+        let error = try #require(throws: DataError.self) { try ChatMessagesJSONL.convert(Array(many.utf8), file: "c.jsonl") }
+        let reported = error.description.split(separator: "\n")
+        #expect(reported.count == 21 && reported.last == "c.jsonl: ... and 13 more")
+        #expect(reported[0] == "c.jsonl:2: $.messages: expected a list, found the number 5")
+        #expect(reported[1].hasPrefix("c.jsonl:3:1: $: ") && reported[2].hasPrefix("c.jsonl:4: $.messages[0].role: "))
+        #expect(reported[3] == "c.jsonl:5: $: expected an object with the key \"messages\", found a list")
         #expect(throws: DataError(file: "c.jsonl", message: "empty; expected one JSON object per line")) {
             try ChatMessagesJSONL.convert(Array("\n\n".utf8), file: "c.jsonl")
         }

@@ -52,11 +52,17 @@ import Testing
                     communicationSeconds: 0.01, waitSeconds: 0.01, skipped: false)
     }
 
-    @Test func appendReadAndTruncate() throws {
+    @Test func appendReadAndRestart() throws {
         let log = MetricsLog(url: try makeTemporaryFolder("metrics").appendingPathComponent("metrics.jsonl"))
         for step in 1...5 { try log.append(record(step, loss: Double(step))) }
         #expect(try log.read().map(\.step) == [1, 2, 3, 4, 5])
-        try log.truncate(afterStep: 3)
+        // A run killed mid-append leaves half a line: restarting from a checkpoint's records replaces it all.
+        let handle = try FileHandle(forWritingTo: log.url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"comm_s":0.0"#.utf8))
+        try handle.close()
+        #expect(throws: RunDirectoryError.self) { try log.read() }
+        try log.restart(from: (1...3).map { record($0, loss: Double($0)) })
         #expect(try log.read().map(\.loss) == [1, 2, 3])
         let text = String(decoding: FileManager.default.contents(atPath: log.url.path)!, as: UTF8.self)
         #expect(text.hasPrefix(#"{"comm_s":0.01,"compute_s":0.08,"epoch":0,"example_tokens":250,"example_tokens_per_s":2500,"grad_norm":0.5,"#))

@@ -14,10 +14,11 @@ struct TrainingJob {
     var run: RunDirectory { RunDirectory(runFolder.path) }
 
     /// `settings` replaces lines of the template (key: "value" as YAML text), e.g. ["dropout": "0.0"].
+    /// The job's folder goes in `parent` (by default the system's temporary folder).
     init(_ label: String, hidden: Int = 32, layers: Int = 2, steps: Int = 6, epochs: Int = 1, everySteps: Int = 3,
          micro: Int = 1024, global: Int = 2048, dropout: Double = 0.1, precision: Precision = .fp32,
-         extra: String = "") throws {
-        root = try makeTemporaryFolder(label)
+         extra: String = "", in parent: URL? = nil) throws {
+        root = try makeTemporaryFolder(label, in: parent)
         file = root.appendingPathComponent("job.yaml")
         let project = ToolTuneBinary.projectRoot.path
         let yaml = """
@@ -200,8 +201,9 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
         if ranks == nil {
             kill(process.processIdentifier, SIGTERM)
         } else {
-            // What mpirun does with a SIGTERM: forward it to every rank. (Signalling mpirun itself proves
-            // nothing here: it inherits the test runner's blocked signals.)
+            // What mpirun does with a SIGUSR1 (and with a SIGTERM, which it follows with a SIGKILL 1 s later):
+            // send it to every rank. (Signalling mpirun itself proves nothing here: it inherits the test
+            // runner's blocked signals; ClusterTests' Slurm test signals a real mpirun.)
             _ = try runProcess("/usr/bin/pkill", ["-TERM", "-P", "\(process.processIdentifier)", "tooltune"])
         }
         process.waitUntilExit()
