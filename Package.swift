@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "JobTests", dependencies: ["Job", "Preflight", "OPT", "Kernels", "Distributed", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Job", "Preflight", "Storage", "ToolBench", "Tokenizer", "Kernels",
                                                       "TestSupport"]),
-        .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Storage", "Tokenizer", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "OPT", "Kernels", "Storage", "Tokenizer", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Job", "Interop", "OPT", "Kernels", "Storage", "ToolBench", "Tokenizer",
                                                           "Diagnostics", "TestSupport"]),
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics", "OPT", "Kernels", "Storage", "TestSupport"]),

@@ -9,9 +9,9 @@ What it does, in one run on one machine:
 2. A twin job is written to the work folder (--workdir, default runs/trl-twin/<job name>-<precision>): the
    job with train.max_steps = N (so both learning-rate schedules span the same N steps), a fresh checkpoint.dir
    whose data/train.h5 links to the job's prepared data, resume: never, and train.precision for --precision bf16.
-3. `tooltune export-steps` writes the run's initial model and the examples of every step as the coordinator
-   plans them (input_ids, labels with -100 outside the loss); `tooltune export-hf` makes the model a Hugging
-   Face folder.
+3. `tooltune export-steps` writes the run's initial model and the rows of every step as the coordinator
+   plans them (one per chain of shared prefixes: input_ids, labels with -100 outside the loss and EOS where a
+   shorter example of the chain ends); `tooltune export-hf` makes the model a Hugging Face folder.
 4. For each repeat, back to back: TRL's SFTTrainer in a fresh Python process, then `tooltune train` on the
    twin job (under mpirun when the job has several ranks). Losses come from the first repeat (the others are
    checked to be identical); wall times are medians over the repeats.
@@ -31,7 +31,7 @@ The job's settings in TRL (SFTConfig / the Hugging Face model):
                                                   attention_dropout and layerdrop 0, as ToolTune
     seed                                          seed (the initial weights are ToolTune's, exported)
     train.global_batch_tokens, micro_batch_tokens gradient_accumulation_steps = ceil(global / micro); each step's
-                                                  examples (ToolTune's, see below) dealt into that many micro-batches
+                                                  rows (ToolTune's, see below) dealt into that many micro-batches
     data.max_seq_len, fitting, packing plan       taken as prepared: TRL gets the fitted examples, never truncates
     loss on the target tokens                     the exported labels (-100 outside the loss); TRL's loss is the
                                                   sum over the step's target tokens / their count (num_items_in_batch
@@ -44,16 +44,24 @@ The job's settings in TRL (SFTConfig / the Hugging Face model):
     padding_free=False, packing=False, dataset preparation skipped (the examples are already tokenized and fitted).
 
 What cannot be mapped, and what is done instead:
-- Packing. ToolTune packs several examples into one sequence with a block-diagonal causal mask. TRL packs with
+- Shared prefixes (data.share_prefixes, on by default). TRL has no such mode: it trains each example as its own
+  row. The twin gives TRL ToolTune's chains, one row each, so both run the same tokens at the same positions and
+  the comparison stays exact (same loss terms from the same rows; wall time for the same work). A shorter
+  example's `</s>` inside a chain is a label over another input token (the longer example's next turn): the
+  exported labels say EOS there, TRL's collator keeps the labels it is given, and transformers' causal-LM loss
+  takes its targets from the labels alone (shifted by one), never from input_ids, so that position trains as
+  ToolTune trains it. A TRL run as a TRL user would make it (every example its own row) is the same job with
+  data.share_prefixes: false.
+- Packing. ToolTune packs several chains into one sequence with a block-diagonal causal mask. TRL packs with
   padding-free rows and position_ids, which keep examples apart only with FlashAttention; transformers' OPT
   builds its mask from the attention mask alone (it ignores position_ids for that), and there is no
-  FlashAttention on CPU, so packed rows would attend across examples. TRL therefore gets one example per row,
+  FlashAttention on CPU, so packed rows would attend across chains. TRL therefore gets one chain per row,
   right-padded to the longest row of its micro-batch: the same loss terms, more padding.
 - Data order and batch composition. TRL draws fixed-size batches from a sampler; ToolTune's steps are token
   budgets over a seeded permutation of packed sequences. The Trainer's dataloader is replaced by one that
-  yields, for every optimizer step, that step's examples (exported from ToolTune's plan) dealt into exactly
+  yields, for every optimizer step, that step's rows (exported from ToolTune's plan) dealt into exactly
   gradient_accumulation_steps micro-batches: longest first, cut into runs of about equal tokens. A step with
-  fewer examples than micro-batches gets empty micro-batches (one padding row, no labels): they add nothing to
+  fewer rows than micro-batches gets empty micro-batches (one padding row, no labels): they add nothing to
   the loss or the gradient, and their count is printed.
 - Loss normalisation across accumulation steps needs no workaround: both divide the summed token losses by the
   step's target-token count (TRL: num_items_in_batch, counted by the Trainer over the step's micro-batches).
@@ -92,21 +100,21 @@ IGNORE = -100
 # The TRL side (runs in its own process: `trl_twin.py --trl-worker WORKDIR RESULT.json`)
 
 
-def deal(examples: list[dict], count: int) -> list[list[int]]:
-    """Indices of a step's examples in `count` micro-batches: longest first (so rows of one micro-batch are
+def deal(rows: list[dict], count: int) -> list[list[int]]:
+    """Indices of a step's rows in `count` micro-batches: longest first (so rows of one micro-batch are
     close in length and padding stays small), cut into consecutive runs of about total/count tokens each. A
-    micro-batch may stay empty only when the step has fewer examples than `count`."""
-    order = sorted(range(len(examples)), key=lambda i: (-len(examples[i]["input_ids"]), i))
-    total = sum(len(examples[i]["input_ids"]) for i in order)
+    micro-batch may stay empty only when the step has fewer rows than `count`."""
+    order = sorted(range(len(rows)), key=lambda i: (-len(rows[i]["input_ids"]), i))
+    total = sum(len(rows[i]["input_ids"]) for i in order)
     batches: list[list[int]] = [[] for _ in range(count)]
     done, b = 0, 0
     for position, i in enumerate(order):
         left = len(order) - position
-        # Move on when this run has its share, or when the remaining runs need one example each.
+        # Move on when this run has its share, or when the remaining runs need one row each.
         if batches[b] and b < count - 1 and (done >= total * (b + 1) / count or left <= count - 1 - b):
             b += 1
         batches[b].append(i)
-        done += len(examples[i]["input_ids"])
+        done += len(rows[i]["input_ids"])
     return batches
 
 
@@ -126,21 +134,21 @@ def trl_worker(workdir: Path, result_path: Path) -> None:
     transformers.logging.set_verbosity_error()
     job, plan = settings["job"], json.loads((workdir / "export" / "plan.json").read_text())
     train = job["train"]
-    examples = [json.loads(line) for line in (workdir / "export" / "examples.jsonl").open()]
+    exported = [json.loads(line) for line in (workdir / "export" / "examples.jsonl").open()]
     accumulation = math.ceil(train["global_batch_tokens"] / train["micro_batch_tokens"])
 
-    # The dataset: every example once, in export order, then one empty row for steps that need it.
-    rows = [{"input_ids": e["input_ids"], "labels": e["labels"]} for e in examples]
+    # The dataset: every row (a chain) once, in export order, then one empty row for steps that need it.
+    rows = [{"input_ids": e["input_ids"], "labels": e["labels"]} for e in exported]
     pad = job["model_pad_token_id"]
     empty = len(rows)
     rows.append({"input_ids": [pad, pad], "labels": [IGNORE, IGNORE]})
     micro_batches, empties = [], 0
     by_step: dict[int, list[int]] = {}
-    for index, e in enumerate(examples):
+    for index, e in enumerate(exported):
         by_step.setdefault(e["step"], []).append(index)
     for step in sorted(by_step):
         members = by_step[step]
-        for batch in deal([examples[i] for i in members], accumulation):
+        for batch in deal([exported[i] for i in members], accumulation):
             micro_batches.append([members[i] for i in batch] if batch else [empty])
             empties += not batch
 

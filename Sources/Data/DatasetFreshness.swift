@@ -29,6 +29,7 @@ extension DataPreparation {
         differ("data.max_seq_len", prepared: "\(meta.maxSeqLen)", job: "\(job.data.maxSeqLen)")
         differ("data.loss_turns", prepared: meta.lossTurns, job: job.data.lossTurns.rawValue)
         differ("data.packing", prepared: meta.packing, job: packingName)
+        differ("data.share_prefixes", prepared: meta.prefixSharing, job: prefixSharingName)
         differ("the template", prepared: meta.template, job: ToolLlamaTemplate.name)
         let fit = FitDescription(policy)
         let decoder = JSONDecoder()

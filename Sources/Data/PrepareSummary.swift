@@ -11,6 +11,7 @@ public struct PrepareSummary: Codable, Sendable {
     public var maxSeqLen: Int
     public var fit: String
     public var packing: String
+    public var prefixSharing: String
     public var keepThoughts: Bool
     public var splits: [SplitSummary]
 
@@ -31,8 +32,8 @@ public struct PrepareSummary: Codable, Sendable {
 
     /// The human-readable report.
     public func lines() -> [String] {
-        var out = ["template \(template), loss on \(lossTurns), max_seq_len \(maxSeqLen), fit \(fit), packing \(packing)"
-                   + (keepThoughts ? ", thoughts kept" : ""), "tokenizer sha256 \(tokenizerSHA256)"]
+        var out = ["template \(template), loss on \(lossTurns), max_seq_len \(maxSeqLen), fit \(fit), packing \(packing), "
+                   + "prefix sharing \(prefixSharing)" + (keepThoughts ? ", thoughts kept" : ""), "tokenizer sha256 \(tokenizerSHA256)"]
         for split in splits { out += split.lines(maxSeqLen: maxSeqLen) }
         return out
     }
@@ -63,6 +64,10 @@ public struct FitCounts: Codable, Sendable, Equatable {
     public var observationsShortened = 0
     public var examplesWithTurnsDropped = 0
     public var turnsDropped = 0
+    /// trim-chain: examples that keep less history than trim-history would give them, and how many history
+    /// tokens they give up in all.
+    public var examplesWithHistoryGivenUp = 0
+    public var historyTokensGivenUp = 0
     /// Examples whose function list was compacted, by compaction level.
     public var compacted: [String: Int] = [:]
     /// Examples that fit nowhere (or, with `fit: drop`, did not fit), dropped.
@@ -78,6 +83,8 @@ public struct FitCounts: Codable, Sendable, Equatable {
         if actions.turnsDropped > 0 { examplesWithTurnsDropped += 1 }
         turnsDropped += actions.turnsDropped
         if let compaction = actions.compaction { compacted[compaction.description, default: 0] += 1 }
+        if actions.historyGivenUp > 0 { examplesWithHistoryGivenUp += 1 }
+        historyTokensGivenUp += actions.historyGivenUp
     }
 
     public var compactedTotal: Int { compacted.values.reduce(0, +) }
@@ -99,6 +106,26 @@ public struct LengthStats: Codable, Sendable, Equatable {
         p90 = sorted[Swift.min(n - 1, Int((Double(n) * 0.9).rounded(.up)) - 1)]
         mean = (Double(sorted.reduce(0, +)) / Double(n) * 10).rounded() / 10
     }
+}
+
+/// What shared prefixes (`data.share_prefixes`) did to a split: the examples as separate sequences
+/// ("before") against their chains ("after"). Every example is trained either way.
+public struct SharingCounts: Codable, Sendable, Equatable {
+    /// `data.share_prefixes`.
+    public var enabled = false
+    public var examples = 0
+    /// One per chain: the longest example of each chain, or an example that shares with none.
+    public var chains = 0
+    /// Labels that are EOS where the input token is not (an absorbed example's `</s>`).
+    public var eosLabels = 0
+    public var tokensBefore = 0
+    public var tokensAfter = 0
+    /// Packed sequences of the separate examples and of the chains.
+    public var sequencesBefore = 0
+    public var sequencesAfter = 0
+
+    /// tokens before / tokens after, to 4 decimals.
+    public var ratio = 0.0
 }
 
 public struct HistogramBin: Codable, Sendable, Equatable {
@@ -130,6 +157,7 @@ public struct SplitSummary: Codable, Sendable {
     public var errors: [String] = []
     /// Examples written.
     public var examples = 0
+    /// Tokens of the examples as separate sequences (`sharing.tokensAfter` are stored).
     public var tokens = 0
     public var trainableTokens = 0
     /// Trained tokens that also cover untrained text.
@@ -137,8 +165,9 @@ public struct SplitSummary: Codable, Sendable {
     public var lengths: LengthStats?
     public var trainableLengths: LengthStats?
     public var histogram: [HistogramBin] = []
+    public var sharing = SharingCounts()
     public var sequences = 0
-    /// tokens / (sequences × max_seq_len).
+    /// Stored tokens / (sequences × max_seq_len).
     public var packingEfficiency = 0.0
     public var output: String?
 
@@ -150,15 +179,19 @@ public struct SplitSummary: Codable, Sendable {
     /// The counts stored in the dataset's `counts` attribute.
     var counts: [String: Int] {
         ["examples_read": examplesRead, "examples": examples, "tokens": tokens, "trainable_tokens": trainableTokens,
-         "sequences": sequences, "dropped_test_ids": testQueries.droppedExamples, "dropped_too_long": fit.droppedTooLong,
+         "sequences": sequences, "chains": sharing.chains, "stored_tokens": sharing.tokensAfter,
+         "eos_labels": sharing.eosLabels, "dropped_test_ids": testQueries.droppedExamples, "dropped_too_long": fit.droppedTooLong,
          "errors": errorCount, "trimmed": fit.trimmed, "compacted": fit.compactedTotal, "as_is": fit.asIs,
          "observations_shortened": fit.observationsShortened, "turns_dropped": fit.turnsDropped,
          "over_max_seq_len": overMaxSeqLen]
     }
 
-    /// The kept examples' token and trainable-token counts, how many of them were longer than
-    /// `maxSeqLen` before fitting, and the packing plan.
-    mutating func describe(lengths: [Int], trainable: [Int], longer: Int, plan: [[Int]], maxSeqLen: Int) {
+    /// Fills in the counts of the kept examples (`lengths`, `trainable` tokens, how many were `longer` than
+    /// `maxSeqLen` before fitting), of their chains (`chainLengths`: the tokens each stores; `eosLabels`
+    /// inside them) and of the packing `plan` of the chains (`unsharedSequences`: how many sequences the
+    /// examples would have packed into on their own).
+    mutating func describe(lengths: [Int], trainable: [Int], longer: Int, chainLengths: [Int], eosLabels: Int, plan: [[Int]],
+                           unsharedSequences: Int, maxSeqLen: Int, sharePrefixes: Bool) {
         examples = lengths.count
         tokens = lengths.reduce(0, +)
         trainableTokens = trainable.reduce(0, +)
@@ -172,8 +205,13 @@ public struct SplitSummary: Codable, Sendable {
             let upper = Swift.min(maxSeqLen, lower + width)
             return HistogramBin(lower: lower + 1, upper: upper, count: lengths.filter { $0 > lower && $0 <= upper }.count)
         }
+        let stored = chainLengths.reduce(0, +)
+        sharing = SharingCounts(enabled: sharePrefixes, examples: lengths.count, chains: chainLengths.count, eosLabels: eosLabels,
+                                tokensBefore: tokens, tokensAfter: stored,
+                                sequencesBefore: unsharedSequences, sequencesAfter: plan.count,
+                                ratio: stored == 0 ? 0 : (Double(tokens) / Double(stored) * 10000).rounded() / 10000)
         sequences = plan.count
-        packingEfficiency = plan.isEmpty ? 0 : (Double(tokens) / Double(plan.count * maxSeqLen) * 10000).rounded() / 10000
+        packingEfficiency = plan.isEmpty ? 0 : (Double(stored) / Double(plan.count * maxSeqLen) * 10000).rounded() / 10000
     }
 
     func lines(maxSeqLen: Int) -> [String] {
@@ -210,6 +248,10 @@ public struct SplitSummary: Codable, Sendable {
             out.append("  trimmed: observations shortened in \(fit.examplesWithObservationsShortened) examples (\(fit.observationsShortened) observations), "
                        + "oldest turns dropped in \(fit.examplesWithTurnsDropped) examples (\(fit.turnsDropped) turns)")
         }
+        if fit.examplesWithHistoryGivenUp > 0 {
+            out.append("  trim-chain: \(n(fit.examplesWithHistoryGivenUp)) examples keep less history than trim-history gives them "
+                       + "(\(n(fit.historyTokensGivenUp)) history tokens in all), so that the steps of a window share one sequence")
+        }
         if !fit.compacted.isEmpty {
             let levels = Compaction.ladder.compactMap { level in fit.compacted[level.description].map { "\($0) \(level)" } }
             out.append("  compacted function lists: \(levels.joined(separator: ", "))")
@@ -234,6 +276,14 @@ public struct SplitSummary: Codable, Sendable {
             let bar = String(repeating: "#", count: biggest == 0 ? 0 : Int((40 * Double(bin.count) / Double(biggest)).rounded(.up)))
             let range = padded(bin.lower, width) + "-" + String(bin.upper).padding(toLength: width, withPad: " ", startingAt: 0)
             out.append("  \(range) \(padded(bin.count, 6))" + (bar.isEmpty ? "" : " " + bar))
+        }
+        if !sharing.enabled {
+            out.append("shared prefixes: off (data.share_prefixes: false)")
+        } else {
+            out.append("shared prefixes: \(n(sharing.examples)) examples in \(n(sharing.chains)) chains "
+                       + "(\(n(sharing.examples - sharing.chains)) absorbed into a longer example, \(n(sharing.eosLabels)) EOS labels inside chains); "
+                       + "tokens \(n(sharing.tokensBefore)) -> \(n(sharing.tokensAfter)) (" + String(format: "%.2fx", sharing.ratio) + "), "
+                       + "sequences \(n(sharing.sequencesBefore)) -> \(n(sharing.sequencesAfter))")
         }
         out.append("packing: \(n(sequences)) sequences of <= \(maxSeqLen) tokens, efficiency \(String(format: "%.1f%%", packingEfficiency * 100)) (tokens / (sequences x max_seq_len))")
         if let output { out.append("written: \(output)") }

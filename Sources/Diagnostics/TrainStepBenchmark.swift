@@ -228,6 +228,8 @@ final class RandomSequences: TrainingData {
 
     func length(ofSequence s: Int) -> Int { rowLength }
 
+    func exampleTokens(ofSequence s: Int) -> Int { rowLength }
+
     func readSequence(_ s: Int) throws -> PackedSequence {
         let ids = tokens[s], n = ids.count
         return PackedSequence(index: s, tokens: ids,

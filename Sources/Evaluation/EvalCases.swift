@@ -84,9 +84,11 @@ public struct EvalCases: Sendable {
         let root = URL(fileURLWithPath: input).standardizedFileURL.path
         for file in try DataSource.files(at: input).files {
             if steps.count == count { break }
-            for conversation in try DataSource.read(file, format: job.data.format, keepThoughts: job.data.keepThoughts).conversations {
+            let conversations = try DataSource.read(file, format: job.data.format, keepThoughts: job.data.keepThoughts).conversations
+            // A file at a time, as prepare fits it (trim-chain fits a file's steps together).
+            for (conversation, result) in zip(conversations, fitter.fit(file: conversations)) {
                 if steps.count == count { break }
-                guard case .fitted(let fitted) = fitter.fit(conversation) else { continue }
+                guard case .fitted(let fitted) = result else { continue }
                 let k = steps.count
                 guard let e = exampleOfInput[k] else {
                     throw EvalError("\(path) has \(dataset.exampleCount) examples, but data.eval (\(input)) gives more; run `tooltune prepare \(job.file)` again")

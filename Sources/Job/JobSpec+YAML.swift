@@ -35,6 +35,7 @@ extension JobSpec {
                 ("train", value(data.train)), ("eval", data.eval.flatMap { value($0) }),
                 ("format", value(data.format.rawValue)), ("max_seq_len", value(data.maxSeqLen)),
                 ("fit", value(data.fit.rawValue)), ("packing", value(data.packing)),
+                ("share_prefixes", value(data.sharePrefixes)),
                 ("keep_thoughts", value(data.keepThoughts)), ("loss_turns", value(data.lossTurns.rawValue)),
                 ("test_query_ids", data.testQueryIDs.isEmpty ? nil : .sequence(Node.Sequence(data.testQueryIDs.map { Node($0) }))),
             ])),

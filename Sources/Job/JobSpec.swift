@@ -51,6 +51,9 @@ public struct JobSpec: Sendable {
         /// Keep system + query + target and trim the history (`trim-history`), or drop what does not fit.
         public var fit: Fit
         public var packing: Bool
+        /// Chain the examples of one source file whose tokens are a prefix of a longer one's into one sequence
+        /// (`PrefixSharing`); the default with `last-assistant`, impossible with `every-assistant`.
+        public var sharePrefixes: Bool
         /// Keep the assistant thoughts that ToolBench's preprocessing drops (off: as ToolLLaMA trained).
         public var keepThoughts: Bool
         /// The loss on the last assistant turn (ToolLLaMA) or on every assistant turn.
@@ -217,8 +220,8 @@ public struct JobSpec: Sendable {
 extension JobSpec {
     static let topKeys = ["name", "seed", "model", "tokenizer", "data", "train", "checkpoint", "distributed", "eval", "compute"]
     static let modelKeys = ["init", "path", "config"]
-    static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "keep_thoughts", "loss_turns",
-                           "test_query_ids"]
+    static let dataKeys = ["train", "eval", "format", "max_seq_len", "fit", "packing", "share_prefixes", "keep_thoughts",
+                           "loss_turns", "test_query_ids"]
     static let trainKeys = ["epochs", "max_steps", "micro_batch_tokens", "global_batch_tokens", "optimizer", "schedule",
                             "max_grad_norm", "dropout", "skip_nonfinite", "precision"]
     static let optimizerKeys = ["name", "lr", "betas", "eps", "weight_decay"]
@@ -442,11 +445,17 @@ extension JobSpec {
         let packing = f.bool(d, "packing") ?? true
         let keepThoughts = f.bool(d, "keep_thoughts") ?? false
         let lossTurns = f.choice(d, "loss_turns", LossTurns.allCases.map(\.rawValue)).flatMap(LossTurns.init) ?? .lastAssistant
+        let sharePrefixes = f.bool(d, "share_prefixes") ?? (lossTurns == .lastAssistant)
+        if sharePrefixes && lossTurns == .everyAssistant {
+            // A longer example trains the shorter one's assistant turns too: a position would need two labels.
+            f.report(d.keyPath("share_prefixes"), d.entries["share_prefixes"]?.mark,
+                     "true needs data.loss_turns: last-assistant; with every-assistant the examples' target spans overlap")
+        }
         let testQueryIDs = f.strings(d, "test_query_ids", allowed: "a file or folder of test query ids ({\"<qid>\": 0, ...}) or a list of them")
         for item in testQueryIDs { f.name(item.value, .readable, keyPath: item.keyPath, mark: item.mark) }
         guard let train else { return nil }
         return DataSpec(train: train, eval: eval, format: format, maxSeqLen: maxSeqLen ?? min(2048, positions), fit: fit,
-                        packing: packing, keepThoughts: keepThoughts, lossTurns: lossTurns, testQueryIDs: testQueryIDs.map(\.value))
+                        packing: packing, sharePrefixes: sharePrefixes, keepThoughts: keepThoughts, lossTurns: lossTurns, testQueryIDs: testQueryIDs.map(\.value))
     }
 
     static func readTrain(_ top: YAMLTable, _ f: YAMLFields, maxSeqLen: Int?) -> TrainSpec? {

@@ -12,7 +12,7 @@ public enum Role: String, Sendable, CaseIterable {
     }
 }
 
-public struct Turn: Sendable, Equatable {
+public struct Turn: Sendable, Hashable {
     public var role: Role
     public var value: String
 

@@ -2,6 +2,9 @@
 public enum FitMode: String, Sendable, CaseIterable, Codable {
     /// Keep system + query + target; shorten observations, drop the oldest history, compact the function list.
     case trimHistory = "trim-history"
+    /// trim-history, but the steps of one file that continue each other are fitted in windows that cut the
+    /// same history, so they stay token prefixes of each other and share one sequence (`fit(file:)`).
+    case trimChain = "trim-chain"
     /// Drop the example.
     case drop
 }
@@ -16,7 +19,8 @@ public enum FitMode: String, Sendable, CaseIterable, Codable {
 ///    function turns after it, or a lone user turn such as a DFS back-tracking prompt), and among those
 ///    choices cut function observations the least (none, then to 512, 256, 128 characters + "...").
 /// Token counts for planning come from tokenizing each turn alone; the chosen text is then tokenized as a
-/// whole and, if it still does not fit, the next choice is tried.
+/// whole and, if it still does not fit, the next choice is tried. `trim-chain` makes these cuts per window of
+/// a file's steps (`fit(file:)`, ChainFit.swift).
 public struct FitPolicy: Sendable {
     public var maxSeqLen: Int
     public var mode: FitMode
@@ -37,6 +41,11 @@ public struct FitActions: Sendable, Equatable {
     public var observationLimit: Int?
     public var observationsShortened = 0
     public var turnsDropped = 0
+    /// History units dropped (an assistant turn with its function turns, or a lone user turn).
+    public var unitsDropped = 0
+    /// trim-chain: history tokens this step keeps fewer than trim-history would give it (its window cuts
+    /// the history where the window's longest step needs it cut).
+    public var historyGivenUp = 0
     /// How the function list was compacted, if it was.
     public var compaction: Compaction?
 
@@ -99,6 +108,9 @@ public final class ExampleFitter {
     let encoder: any TokenEncoder
     private var cachedSegment: (text: String, count: Int)?
 
+    /// Tokens of turn texts (with their leading newline) within one `fit(file:)`.
+    var segmentCache: [String: Int] = [:]
+
     public init(policy: FitPolicy, encoder: any TokenEncoder) {
         self.policy = policy
         self.encoder = encoder
@@ -139,7 +151,35 @@ public final class ExampleFitter {
             cachedSegment = (text, count)
             return count
         }
-        return encoder.encode(text, addBOS: false).count
+        if policy.mode == .trimChain, let count = segmentCache[text] { return count }
+        let count = encoder.encode(text, addBOS: false).count
+        if policy.mode == .trimChain { segmentCache[text] = count }
+        return count
+    }
+
+    /// The turns the policy never cuts (the last, the system prompt, the query) and the history units of
+    /// the others, oldest first: an assistant turn with the function turns after it, or a lone turn.
+    static func history(_ turns: [Turn]) -> (protected: Set<Int>, units: [[Int]]) {
+        let last = turns.count - 1
+        var protected: Set<Int> = [last]
+        if turns[0].role == .system { protected.insert(0) }
+        if let query = turns.indices.first(where: { turns[$0].role == .user && $0 != last }) { protected.insert(query) }
+        var units: [[Int]] = []
+        for i in 0..<last where !protected.contains(i) {
+            if turns[i].role == .function, let previous = units.last, let end = previous.last, end == i - 1,
+               turns[previous[0]].role == .assistant {
+                units[units.count - 1].append(i)
+            } else {
+                units.append([i])
+            }
+        }
+        return (protected, units)
+    }
+
+    /// An observation cut to `limit` characters + "...", or nil when it is not longer than that.
+    static func cutObservation(_ value: String, _ limit: Int) -> String? {
+        guard value.unicodeScalars.count > limit else { return nil }
+        return PythonText.prefix(value, limit) + "..."
     }
 
     /// Fits the context of a generation prompt (`context`'s turns, which end before the assistant turn
@@ -202,12 +242,8 @@ public final class ExampleFitter {
                                    measure: ([Turn]) -> (Int, Measured))
         -> Result<([Turn], FitActions, Measured), ShortenFailure> {
         var turns = original
-        let last = turns.count - 1
         var lengths = turns.indices.map { segmentLength(turns[$0], index: $0) }
-
-        var protected: Set<Int> = [last]
-        if turns[0].role == .system { protected.insert(0) }
-        if let query = turns.indices.first(where: { turns[$0].role == .user && $0 != last }) { protected.insert(query) }
+        let (protected, units) = Self.history(turns)
         var actions = FitActions()
 
         // 1. The system prompt, query and target must fit by themselves.
@@ -236,20 +272,8 @@ public final class ExampleFitter {
         }
 
         // 2. History units, oldest first.
-        var units: [[Int]] = []
-        for i in 0..<last where !protected.contains(i) {
-            if turns[i].role == .function, let previous = units.last, let end = previous.last, end == i - 1,
-               turns[previous[0]].role == .assistant {
-                units[units.count - 1].append(i)
-            } else {
-                units.append([i])
-            }
-        }
         var cutLengths: [Int: [Int: Int]] = [:]  // turn index -> observation limit -> tokens
-        func cut(_ value: String, _ observationLimit: Int) -> String? {
-            guard value.unicodeScalars.count > observationLimit else { return nil }
-            return String(String.UnicodeScalarView(value.unicodeScalars.prefix(observationLimit))) + "..."
-        }
+        let cut = Self.cutObservation
         var bestLength = Int.max
         for dropped in 0...units.count {
             let removed = Set(units.prefix(dropped).joined())
@@ -282,6 +306,7 @@ public final class ExampleFitter {
                 bestLength = min(bestLength, count)
                 guard count <= limit else { continue }
                 actions.turnsDropped = removed.count
+                actions.unitsDropped = dropped
                 actions.observationLimit = shortened > 0 ? observationLimit : nil
                 actions.observationsShortened = shortened
                 return .success((candidate, actions, measured))

@@ -19,7 +19,8 @@ extension ExampleFitter {
         }
         let tooLong = "\(originalTokens.count) tokens > \(limit) (max_seq_len \(policy.maxSeqLen) - \(reserve) new tokens)"
         let turns = context.turns
-        guard policy.mode == .trimHistory, !turns.isEmpty else { return .tooLong(tokens: originalTokens.count, reason: tooLong) }
+        // trim-chain fits training steps together; a rollout prompt stands alone, fitted as trim-history does.
+        guard policy.mode != .drop, !turns.isEmpty else { return .tooLong(tokens: originalTokens.count, reason: tooLong) }
 
         // The newest unit starts at the last assistant turn after the query; older units are the
         // assistant turns (with their function turns) and lone user turns between the query and it.

@@ -30,6 +30,12 @@ public struct TokenizedExample: Sendable, Equatable {
     /// template and a GPT-2 style tokenizer; counted because they are trained).
     public var straddlingTokens: Int
 
+    public init(tokens: [Int32], lossMask: [UInt8], straddlingTokens: Int = 0) {
+        self.tokens = tokens
+        self.lossMask = lossMask
+        self.straddlingTokens = straddlingTokens
+    }
+
     public var trainableCount: Int { lossMask.reduce(0) { $0 + Int($1) } }
 }
 

@@ -14,7 +14,12 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     /// Tokens processed in the step (all ranks), and how many of them were targets.
     public var tokens: Int
     public var targetTokens: Int
+    /// The tokens the step's examples have on their own: `tokens` plus the prefixes shared prefixes
+    /// saved (`data.share_prefixes`), so throughput compares with unshared runs.
+    public var exampleTokens: Int
     public var tokensPerSecond: Double
+    /// Example tokens per second: the unshared tokens the step's work stands for.
+    public var exampleTokensPerSecond: Double
     /// Wall-clock seconds of the step, split into forward/backward, waiting for allreduces, optimizer.
     public var seconds: Double
     public var computeSeconds: Double
@@ -27,7 +32,9 @@ public struct StepMetrics: Codable, Equatable, Sendable {
         case step, epoch, loss, lr, tokens, skipped, seconds
         case gradNorm = "grad_norm"
         case targetTokens = "target_tokens"
+        case exampleTokens = "example_tokens"
         case tokensPerSecond = "tokens_per_s"
+        case exampleTokensPerSecond = "example_tokens_per_s"
         case computeSeconds = "compute_s"
         case communicationSeconds = "comm_s"
         case waitSeconds = "wait_s"
@@ -45,13 +52,42 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     static var columns: [Column] {
         [.integer(.step, \.step), .integer(.epoch, \.epoch), .real(.loss, \.loss), .real(.lr, \.lr),
          .real(.gradNorm, \.gradNorm), .integer(.tokens, \.tokens), .integer(.targetTokens, \.targetTokens),
-         .real(.tokensPerSecond, \.tokensPerSecond), .real(.seconds, \.seconds), .real(.computeSeconds, \.computeSeconds),
+         .integer(.exampleTokens, \.exampleTokens), .real(.tokensPerSecond, \.tokensPerSecond),
+         .real(.exampleTokensPerSecond, \.exampleTokensPerSecond), .real(.seconds, \.seconds), .real(.computeSeconds, \.computeSeconds),
          .real(.communicationSeconds, \.communicationSeconds), .real(.waitSeconds, \.waitSeconds), .flag(.skipped, \.skipped)]
     }
 
     /// All zero: the start of a row read column by column.
-    static let zero = StepMetrics(step: 0, epoch: 0, loss: 0, lr: 0, gradNorm: 0, tokens: 0, targetTokens: 0, tokensPerSecond: 0,
+    /// Columns added after the first checkpoints were written, and the column they equal in those (runs
+    /// without shared prefixes): an older checkpoint still resumes.
+    static let addedColumns: [CodingKeys: CodingKeys] = [.exampleTokens: .tokens, .exampleTokensPerSecond: .tokensPerSecond]
+
+    static let zero = StepMetrics(step: 0, epoch: 0, loss: 0, lr: 0, gradNorm: 0, tokens: 0, targetTokens: 0, exampleTokens: 0,
+                                  tokensPerSecond: 0, exampleTokensPerSecond: 0,
                                   seconds: 0, computeSeconds: 0, communicationSeconds: 0, waitSeconds: 0, skipped: false)
+}
+
+extension StepMetrics {
+    /// Reads a metrics record; a record written before a column was added reads it as the column it
+    /// equals there (`addedColumns`).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        loss = try c.decode(Double.self, forKey: .loss)
+        lr = try c.decode(Double.self, forKey: .lr)
+        gradNorm = try c.decode(Double.self, forKey: .gradNorm)
+        tokens = try c.decode(Int.self, forKey: .tokens)
+        targetTokens = try c.decode(Int.self, forKey: .targetTokens)
+        exampleTokens = try c.decodeIfPresent(Int.self, forKey: .exampleTokens) ?? tokens
+        tokensPerSecond = try c.decode(Double.self, forKey: .tokensPerSecond)
+        exampleTokensPerSecond = try c.decodeIfPresent(Double.self, forKey: .exampleTokensPerSecond) ?? tokensPerSecond
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        computeSeconds = try c.decode(Double.self, forKey: .computeSeconds)
+        communicationSeconds = try c.decode(Double.self, forKey: .communicationSeconds)
+        waitSeconds = try c.decode(Double.self, forKey: .waitSeconds)
+        skipped = try c.decode(Bool.self, forKey: .skipped)
+    }
 }
 
 /// metrics.jsonl: one JSON object per line, appended as steps finish.

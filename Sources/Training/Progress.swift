@@ -17,9 +17,11 @@ struct Progress {
         let width = String(totalSteps).count
         let step = String(repeating: " ", count: max(0, width - String(m.step).count)) + String(m.step)
         let commShare = m.seconds > 0 ? 100 * m.communicationSeconds / m.seconds : 0
+        // With shared prefixes the examples hold more tokens than are run: both rates, so runs compare.
+        let rate = Int(m.tokensPerSecond.rounded()).formatted()
+            + (m.exampleTokens != m.tokens ? " (\(Int(m.exampleTokensPerSecond.rounded()).formatted()) example)" : "")
         return String(format: "step %@/%d  epoch %d/%d  loss %.4f  lr %.2e  grad %.3f  %@ tok/s  comm %.0f%%  eta %@%@",
-                      step, totalSteps, m.epoch + 1, epochs, m.loss, m.lr, m.gradNorm,
-                      Int(m.tokensPerSecond.rounded()).formatted(), commShare,
+                      step, totalSteps, m.epoch + 1, epochs, m.loss, m.lr, m.gradNorm, rate, commShare,
                       ProgressBar.duration(pace * Double(totalSteps - m.step)), m.skipped ? "  SKIPPED (not finite)" : "")
     }
 
@@ -28,8 +30,13 @@ struct Progress {
         if let signal = s.stoppedBySignal { text = "stopped by signal \(signal) after step \(s.stepsDone)/\(s.totalSteps)" }
         else if !s.complete { text = "stopped after step \(s.stepsDone)/\(s.totalSteps)" }
         let rate = s.seconds > 0 ? Double(s.tokens) / s.seconds : 0
-        text += String(format: "; this session %@ tokens in %@ (%@ tok/s), %.0f%% in allreduce",
-                       s.tokens.formatted(), ProgressBar.duration(s.seconds), Int(rate.rounded()).formatted(), 100 * s.communicationShare)
+        let exampleRate = s.seconds > 0 ? Double(s.exampleTokens) / s.seconds : 0
+        text += String(format: "; this session %@ tokens in %@ (%@ tok/s", s.tokens.formatted(), ProgressBar.duration(s.seconds),
+                       Int(rate.rounded()).formatted())
+        if s.exampleTokens != s.tokens {
+            text += "; \(s.exampleTokens.formatted()) example tokens, \(Int(exampleRate.rounded()).formatted()) example tok/s"
+        }
+        text += String(format: "), %.0f%% in allreduce", 100 * s.communicationShare)
         if let checkpoint = s.lastCheckpoint { text += "; last checkpoint \(checkpoint)" }
         return text
     }

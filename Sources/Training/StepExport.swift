@@ -6,31 +6,44 @@ import Storage
 import Tokenizer
 
 /// What a run of a job trains on, written for another trainer (`tooltune export-steps`; scripts/trl_twin.py
-/// feeds it to TRL's SFTTrainer): the model the run starts from, and every example of the first optimizer
+/// feeds it to TRL's SFTTrainer): the model the run starts from, and every chain of the first optimizer
 /// steps, step by step as the coordinator plans them, with Hugging Face labels.
 ///
 /// ```
 /// <folder>/initial.h5       the job's initial model (model file: /model, model_config, tokenizer_sha256)
-/// <folder>/examples.jsonl   one example per line, in training order:
-///                           {"step", "epoch", "rank", "micro_batch", "sequence", "example", "input_ids", "labels"}
-///                           step is 1-based; rank/micro_batch/sequence say where the trainer runs it; example
-///                           is its index in the prepared dataset; labels[i] = input_ids[i] where the token is a
-///                           target, else -100 (transformers shifts them: position i-1 predicts labels[i])
+/// <folder>/examples.jsonl   one chain per line (one attention block: an example, or the examples sharing its
+///                           prefix), in training order:
+///                           {"step", "epoch", "rank", "micro_batch", "sequence", "examples", "input_ids", "labels"}
+///                           step is 1-based; rank/micro_batch/sequence say where the trainer runs it; examples
+///                           are the chain's indices in the prepared dataset, shortest first; labels[i] is the
+///                           target predicted from input_ids[..<i] (transformers shifts them: position i-1
+///                           predicts labels[i]), -100 outside the loss: input_ids[i], or EOS where a shorter
+///                           example of the chain ends and the next input token is the longer one's
 /// <folder>/plan.json        the schedule (total and warmup steps), steps per epoch, and per exported step its
-///                           examples, tokens and target tokens
+///                           examples, chains, tokens run, example tokens and target tokens
 /// ```
+/// A chain goes out as one row, as ToolTune trains it, rather than one row per example: the other trainer
+/// then computes the same logits at the same positions from the same rows, so the losses differ only by the
+/// two implementations' rounding and the wall times are for the same work. Transformers' causal-LM loss
+/// reads its targets from the labels alone, so an EOS label over another input token trains as ToolTune's.
 public enum StepExport {
     public struct Step: Codable, Sendable, Equatable {
         public var step: Int
         public var epoch: Int
         public var examples: Int
+        /// Rows of examples.jsonl: chains (as many as examples without shared prefixes).
+        public var chains: Int
+        /// Tokens run (each chain once).
         public var tokens: Int
+        /// The tokens of the step's examples on their own.
+        public var exampleTokens: Int
         public var targetTokens: Int
         /// Micro-batches over all ranks, as the trainer runs the step.
         public var microBatches: Int
 
         enum CodingKeys: String, CodingKey {
-            case step, epoch, examples, tokens
+            case step, epoch, examples, chains, tokens
+            case exampleTokens = "example_tokens"
             case targetTokens = "target_tokens"
             case microBatches = "micro_batches"
         }
@@ -55,19 +68,19 @@ public enum StepExport {
         }
     }
 
-    /// One line of examples.jsonl.
-    struct Example: Codable {
+    /// One line of examples.jsonl: a chain.
+    struct Row: Codable {
         var step: Int
         var epoch: Int
         var rank: Int
         var microBatch: Int
         var sequence: Int
-        var example: Int
+        var examples: [Int]
         var inputIDs: [Int32]
         var labels: [Int32]
 
         enum CodingKeys: String, CodingKey {
-            case step, epoch, rank, sequence, example, labels
+            case step, epoch, rank, sequence, examples, labels
             case microBatch = "micro_batch"
             case inputIDs = "input_ids"
         }
@@ -89,8 +102,7 @@ public enum StepExport {
             .checkUpToDate(dataset, at: path, split: .train)
 
         let ranks = job.distributed.ranks ?? 1
-        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths, globalBatchTokens: job.train.globalBatchTokens,
-                                   microBatchTokens: job.train.microBatchTokens, ranks: ranks, seed: UInt64(job.seed))
+        let planner = EpochPlanner(dataset: dataset, train: job.train, ranks: ranks, seed: job.seed)
         let stepsPerEpoch = (0..<job.train.epochs).map { planner.stepCount(epoch: $0) }
         let planned = stepsPerEpoch.reduce(0, +)
         let totalSteps = min(planned, job.train.maxSteps ?? planned)
@@ -116,19 +128,21 @@ public enum StepExport {
                 for stepPlan in planner.steps(epoch: epoch) {
                     guard number < (steps ?? totalSteps) else { break epochs }
                     number += 1
-                    var step = Step(step: number, epoch: epoch, examples: 0, tokens: 0, targetTokens: 0,
-                                    microBatches: stepPlan.microBatches.reduce(0) { $0 + $1.count })
+                    var step = Step(step: number, epoch: epoch, examples: 0, chains: 0, tokens: 0, exampleTokens: 0,
+                                    targetTokens: 0, microBatches: stepPlan.microBatches.reduce(0) { $0 + $1.count })
                     for (rank, micro) in stepPlan.microBatches.enumerated() {
                         for (m, sequences) in micro.enumerated() {
                             for s in sequences {
-                                for example in try examples(of: s, in: dataset) {
-                                    let line = Example(step: number, epoch: epoch, rank: rank, microBatch: m, sequence: s,
-                                                       example: example.index, inputIDs: example.ids, labels: example.labels)
+                                for chain in try chains(of: s, in: dataset) {
+                                    let line = Row(step: number, epoch: epoch, rank: rank, microBatch: m, sequence: s,
+                                                   examples: chain.examples, inputIDs: chain.ids, labels: chain.labels)
                                     try lines.write(contentsOf: try encoder.encode(line) + Data("\n".utf8))
-                                    step.examples += 1
-                                    step.tokens += example.ids.count
-                                    step.targetTokens += example.labels.reduce(0) { $0 + ($1 == PreparedDatasetFormat.ignoreIndex ? 0 : 1) }
+                                    step.examples += chain.examples.count
+                                    step.chains += 1
+                                    step.tokens += chain.ids.count
+                                    step.targetTokens += chain.labels.reduce(0) { $0 + ($1 == PreparedDatasetFormat.ignoreIndex ? 0 : 1) }
                                 }
+                                step.exampleTokens += dataset.exampleTokens(ofSequence: s)
                             }
                         }
                     }
@@ -142,24 +156,18 @@ public enum StepExport {
         return plan
     }
 
-    /// The examples of packed sequence `s` as the trainer sees them (tokens, next-token targets inside each
-    /// example), turned into Hugging Face labels: the target of position i is the label of position i + 1.
-    static func examples(of s: Int, in dataset: PreparedDataset) throws -> [(index: Int, ids: [Int32], labels: [Int32])] {
+    /// The chains of packed sequence `s` as the trainer runs them (tokens, next-token targets inside each
+    /// chain), with Hugging Face labels: the target of position i is the label of position i + 1.
+    static func chains(of s: Int, in dataset: PreparedDataset) throws -> [(examples: [Int], ids: [Int32], labels: [Int32])] {
         let sequence = try dataset.readSequence(s)
-        let first = Int(dataset.sequenceExampleOffsets[s])
-        return try zip(sequence.boundaries, sequence.boundaries.dropFirst()).enumerated().map { k, bounds in
+        let members = Int(dataset.sequenceExampleOffsets[s])..<Int(dataset.sequenceExampleOffsets[s + 1])
+        let starts = members.filter { dataset.chainStart[$0] == $0 }
+        return zip(zip(sequence.boundaries, sequence.boundaries.dropFirst()), starts).map { bounds, first in
             let (a, b) = bounds
             var labels = [Int32](repeating: PreparedDatasetFormat.ignoreIndex, count: b - a)
-            for i in a..<(b - 1) where sequence.targets[i] != PreparedDatasetFormat.ignoreIndex {
-                // Hugging Face labels are the inputs themselves; a target that is not the next input token has
-                // no such label.
-                guard sequence.targets[i] == sequence.tokens[i + 1] else {
-                    throw TrainError("\(dataset.path): sequence \(s), position \(i): its target \(sequence.targets[i]) is not the "
-                                     + "next token \(sequence.tokens[i + 1]); Hugging Face labels cannot say that")
-                }
-                labels[i + 1 - a] = sequence.targets[i]
-            }
-            return (first + k, Array(sequence.tokens[a..<b]), labels)
+            for i in a..<(b - 1) { labels[i + 1 - a] = sequence.targets[i] }
+            let examples = members.filter { dataset.chainStart[$0] == first }
+            return (examples, Array(sequence.tokens[a..<b]), labels)
         }
     }
 }

@@ -1,4 +1,6 @@
+import Job
 import Kernels
+import Storage
 
 /// What one optimizer step trains on: for every rank, its micro-batches, each a list of packed-sequence
 /// indices. The set of sequences in a step depends only on the data, the seed, the epoch and
@@ -21,23 +23,43 @@ public struct StepPlan: Equatable, Sendable {
 }
 
 /// The coordinator's plan of an epoch: a seeded permutation of the packed sequences, cut into steps of
-/// about `globalBatchTokens` tokens, each step's sequences spread over the ranks balanced by tokens
+/// about `globalBatchTokens` example tokens, each step's sequences spread over the ranks balanced by tokens
 /// (longest first, to the least-loaded rank), and each rank's share cut into micro-batches of at most
 /// `microBatchTokens` tokens (first-fit decreasing).
+///
+/// A step is measured in example tokens (the tokens its examples have on their own): with shared prefixes a
+/// sequence runs fewer tokens than its examples hold, and measuring steps by what they run would change the
+/// recipe (fewer, larger steps) with the data's layout. So a job trains the same number of steps on the same
+/// number of examples per step with or without sharing; ranks and micro-batches, which cost memory and time,
+/// are planned by the tokens run.
 public struct EpochPlanner: Sendable {
     public let sequenceTokens: [Int]
+    /// The tokens each sequence's examples have on their own (`sequenceTokens` without shared prefixes).
+    public let exampleTokens: [Int]
     public let globalBatchTokens: Int
     public let microBatchTokens: Int
     public let ranks: Int
     public let seed: UInt64
 
-    public init(sequenceTokens: [Int], globalBatchTokens: Int, microBatchTokens: Int, ranks: Int, seed: UInt64) {
+    public init(sequenceTokens: [Int], exampleTokens: [Int]? = nil, globalBatchTokens: Int, microBatchTokens: Int, ranks: Int,
+                seed: UInt64) {
         precondition(ranks >= 1 && microBatchTokens >= 1 && globalBatchTokens >= 1)
+        precondition(exampleTokens == nil || exampleTokens!.count == sequenceTokens.count)
         self.sequenceTokens = sequenceTokens
+        self.exampleTokens = exampleTokens ?? sequenceTokens
         self.globalBatchTokens = globalBatchTokens
         self.microBatchTokens = microBatchTokens
         self.ranks = ranks
         self.seed = seed
+    }
+
+    /// The plan `tooltune train` makes for `dataset` on `ranks` ranks: steps of the job's example tokens,
+    /// ranks and micro-batches by the tokens each sequence runs.
+    public init(dataset: PreparedDataset, train: JobSpec.TrainSpec, ranks: Int, seed: Int) {
+        self.init(sequenceTokens: dataset.sequenceLengths,
+                  exampleTokens: (0..<dataset.sequenceCount).map(dataset.exampleTokens(ofSequence:)),
+                  globalBatchTokens: train.globalBatchTokens, microBatchTokens: train.microBatchTokens, ranks: ranks,
+                  seed: UInt64(seed))
     }
 
     /// The order sequences are drawn in during `epoch`: Fisher-Yates with a generator seeded by
@@ -54,14 +76,14 @@ public struct EpochPlanner: Sendable {
     }
 
     /// The steps of `epoch`, as ranges of the permutation: sequences are added to a step while the
-    /// step stays within `globalBatchTokens` (a step always takes at least one sequence). The last
-    /// step may be smaller, as the Trainer keeps its last partial batch.
+    /// step's example tokens stay within `globalBatchTokens` (a step always takes at least one sequence).
+    /// The last step may be smaller, as the Trainer keeps its last partial batch.
     public func stepBoundaries(epoch: Int) -> [Range<Int>] {
         let order = permutation(epoch: epoch)
         var steps: [Range<Int>] = []
         var start = 0, tokens = 0
         for (i, sequence) in order.enumerated() {
-            let n = sequenceTokens[sequence]
+            let n = exampleTokens[sequence]
             if i > start, tokens + n > globalBatchTokens {
                 steps.append(start..<i)
                 start = i

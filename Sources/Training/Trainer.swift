@@ -28,6 +28,8 @@ public struct TrainSummary: Sendable {
     public var stepsDone: Int
     public var totalSteps: Int
     public var tokens: Int
+    /// The tokens of the examples trained, each on its own (more than `tokens` with shared prefixes).
+    public var exampleTokens: Int
     public var seconds: Double
     public var communicationShare: Double
     public var lastCheckpoint: String?
@@ -89,8 +91,7 @@ public final class Trainer {
         try verifyIdenticalWeights(model)
 
         // The plan: only the coordinator computes it; the others learn the step count and each step.
-        let planner = EpochPlanner(sequenceTokens: dataset.sequenceLengths, globalBatchTokens: job.train.globalBatchTokens,
-                                   microBatchTokens: job.train.microBatchTokens, ranks: comm.size, seed: UInt64(job.seed))
+        let planner = EpochPlanner(dataset: dataset, train: job.train, ranks: comm.size, seed: job.seed)
         var stepsPerEpoch: [Int64] = coordinator ? (0..<job.train.epochs).map { Int64(planner.stepCount(epoch: $0)) } : []
         try comm.broadcast(&stepsPerEpoch)
         if let resumed {
@@ -104,7 +105,10 @@ public final class Trainer {
                                       train: job.train, seed: UInt64(job.seed), distributed: job.distributed,
                                       cursor: resumed?.state ?? TrainerState(), comm: comm)
         let totalSteps = state.totalSteps
-        log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens) from \(dataset.path); "
+        let shared = dataset.exampleTokenCount != dataset.tokenCount
+            ? ", \(dataset.exampleCount.formatted()) examples in \(dataset.chainCount.formatted()) chains of shared prefixes, "
+                + "\(dataset.exampleTokenCount.formatted()) tokens on their own" : ""
+        log("train: \(dataset.sequenceCount) sequences (\(dataset.tokenCount.formatted()) tokens\(shared)) from \(dataset.path); "
             + "\(totalSteps) steps on \(comm.size) rank\(comm.size == 1 ? "" : "s") x \(job.distributed.threadsPerRank) threads; "
             + "\(model.layout.count.formatted()) parameters; GEMMs \(engine); allreduce "
             + (state.buckets.overlaps ? "overlapped with backward" : "after backward") + " (\(state.buckets.reducer))")
@@ -127,7 +131,7 @@ public final class Trainer {
         var lastCheckpoint: String?
         // The step the newest checkpoint holds; every rank tracks it, so all decide alike to write one.
         var savedStep = cursor.globalStep
-        var sessionTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
+        var sessionTokens = 0, sessionExampleTokens = 0, sessionSeconds = 0.0, sessionCommunication = 0.0
         var stoppedBy: Int32?
         var steps: [StepPlan] = []
 
@@ -164,6 +168,7 @@ public final class Trainer {
             }
             metrics.append(record)
             sessionTokens += record.tokens
+            sessionExampleTokens += record.exampleTokens
             sessionSeconds += record.seconds
             sessionCommunication += record.communicationSeconds
             if coordinator {
@@ -181,6 +186,7 @@ public final class Trainer {
         }
         try comm.barrier()
         let summary = TrainSummary(stepsDone: state.cursor.globalStep, totalSteps: totalSteps, tokens: sessionTokens,
+                                   exampleTokens: sessionExampleTokens,
                                    seconds: sessionSeconds,
                                    communicationShare: sessionSeconds > 0 ? sessionCommunication / sessionSeconds : 0,
                                    lastCheckpoint: lastCheckpoint, stoppedBySignal: stoppedBy)

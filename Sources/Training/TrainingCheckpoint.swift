@@ -163,7 +163,8 @@ public enum TrainingCheckpoint {
         var metrics = [StepMetrics](repeating: .zero, count: count)
         func fill<T: HDF5Scalar, V>(_ key: StepMetrics.CodingKeys, _ type: T.Type, _ field: WritableKeyPath<StepMetrics, V>,
                                      _ convert: (T) -> V) throws {
-            let values = try group.read(key.rawValue, as: type).values
+            let stored = !group.contains(key.rawValue) ? StepMetrics.addedColumns[key] ?? key : key
+            let values = try group.read(stored.rawValue, as: type).values
             guard values.count == count else {
                 throw ModelCheckpointError(file: group.file.path, message: "\(group.path)/\(key.rawValue) has \(values.count) rows, step has \(count)")
             }

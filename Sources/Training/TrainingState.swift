@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import Interop
 import Job
 import Kernels
 import OPT
@@ -11,6 +12,8 @@ public protocol TrainingData: AnyObject {
     /// Positions of each sequence that have a next-token target.
     var targetCounts: [Int32] { get }
     func length(ofSequence s: Int) -> Int
+    /// The tokens sequence s's examples have on their own: its length, or more with shared prefixes.
+    func exampleTokens(ofSequence s: Int) -> Int
     /// The length every micro-batch row is padded to (the data's max_seq_len).
     var rowLength: Int { get }
     func readSequence(_ s: Int) throws -> PackedSequence
@@ -117,6 +120,7 @@ public final class TrainingState {
         let everyone = plan.sequences
         let globalTargets = everyone.reduce(0) { $0 + Int(data.targetCounts[$1]) }
         let globalTokens = everyone.reduce(0) { $0 + data.length(ofSequence: $1) }
+        let exampleTokens = everyone.reduce(0) { $0 + data.exampleTokens(ofSequence: $1) }
         guard globalTargets > 0 else { throw TrainError("step \(cursor.globalStep + 1) has no target tokens") }
 
         var mark = Date()
@@ -182,8 +186,9 @@ public final class TrainingState {
         }
         let seconds = end.timeIntervalSince(start)
         let metrics = StepMetrics(step: cursor.globalStep, epoch: plan.epoch, loss: loss, lr: lr, gradNorm: norm,
-                                  tokens: globalTokens, targetTokens: globalTargets,
-                                  tokensPerSecond: Double(globalTokens) / seconds, seconds: seconds,
+                                  tokens: globalTokens, targetTokens: globalTargets, exampleTokens: exampleTokens,
+                                  tokensPerSecond: Double(globalTokens) / seconds,
+                                  exampleTokensPerSecond: Double(exampleTokens) / seconds, seconds: seconds,
                                   computeSeconds: computeEnd.timeIntervalSince(start) + end.timeIntervalSince(updateStart),
                                   communicationSeconds: timing.communication, waitSeconds: timing.wait, skipped: !finite)
         return (metrics, times)

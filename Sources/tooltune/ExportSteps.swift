@@ -10,10 +10,11 @@ struct ExportSteps: ParsableCommand {
         abstract: "Write what a job trains on for another trainer: its initial model and the examples of each step.",
         discussion: """
             Writes FOLDER/initial.h5 (the model the run starts from; `tooltune export-hf` makes it a Hugging Face \
-            folder), FOLDER/examples.jsonl (one example per line in training order: step, epoch, rank, micro_batch, \
-            sequence, example, input_ids, labels with -100 outside the loss, as transformers takes them) and \
-            FOLDER/plan.json (the schedule's total and warmup steps, steps per epoch, and per step its examples, \
-            tokens and target tokens). Steps are planned as `tooltune train` plans them on distributed.ranks ranks \
+            folder), FOLDER/examples.jsonl (one chain per line in training order, as the trainer runs it: step, epoch, \
+            rank, micro_batch, sequence, examples, input_ids, labels as transformers takes them: -100 outside the \
+            loss, EOS where a shorter example of a chain of shared prefixes ends) and FOLDER/plan.json (the \
+            schedule's total and warmup steps, steps per epoch, and per step its examples, chains, tokens run, \
+            example tokens and target tokens). Steps are planned as `tooltune train` plans them on distributed.ranks ranks \
             (1 if unset) from the job's prepared training data, which must exist. scripts/trl_twin.py uses it to \
             train the same steps with TRL.
             """)
@@ -41,8 +42,9 @@ struct ExportSteps: ParsableCommand {
             FileHandle.standardError.write(Data("Error: \(error); --force replaces it\n".utf8))
             throw ExitCode(1)
         }
-        let examples = plan.steps.reduce(0) { $0 + $1.examples }, tokens = plan.steps.reduce(0) { $0 + $1.tokens }
-        print("exported \(plan.steps.count) of \(plan.totalSteps) steps (\(examples.formatted()) examples, "
-              + "\(tokens.formatted()) tokens) from \(plan.dataset) -> \(folder)")
+        let examples = plan.steps.reduce(0) { $0 + $1.examples }, chains = plan.steps.reduce(0) { $0 + $1.chains }
+        let tokens = plan.steps.reduce(0) { $0 + $1.tokens }, exampleTokens = plan.steps.reduce(0) { $0 + $1.exampleTokens }
+        print("exported \(plan.steps.count) of \(plan.totalSteps) steps (\(examples.formatted()) examples in \(chains.formatted()) "
+              + "chains, \(tokens.formatted()) tokens, \(exampleTokens.formatted()) on their own) from \(plan.dataset) -> \(folder)")
     }
 }

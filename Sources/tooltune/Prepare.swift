@@ -12,14 +12,15 @@ struct Prepare: ParsableCommand {
         discussion: """
             Reads data.train (and data.eval), renders every example with ToolLLaMA's tool-llama-single-round \
             template, fits it into data.max_seq_len (data.fit), drops training examples of data.test_query_ids, \
-            packs the examples and writes <checkpoint.dir>/data/train.h5 (eval.h5) and data/summary.json. \
+            chains the examples of one file that are token prefixes of a longer one (data.share_prefixes), packs \
+            them and writes <checkpoint.dir>/data/train.h5 (eval.h5) and data/summary.json. \
             Bad input files are all listed (file, JSON path, problem) and nothing is written.
             """)
 
     @Argument(help: "The job YAML file.")
     var job: String
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Print the first N training examples as trained, the loss span marked, and write nothing.",
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Print the first N training sequences as trained (a chain of examples sharing a prefix, or one example), every loss span and EOS label marked, and write nothing.",
                                             valueName: "N"))
     var preview: Int?
 
@@ -35,8 +36,8 @@ struct Prepare: ParsableCommand {
             if let preview {
                 let split = try preparation.prepare(.train, limit: preview)
                 let style: PreparePreview.Style = isatty(STDOUT_FILENO) == 1 ? .ansi : .brackets
-                for (i, example) in split.examples.enumerated() {
-                    print(PreparePreview.render(example, number: i + 1, encoder: tokenizer, style: style))
+                for (i, chain) in split.chains.enumerated() {
+                    print(PreparePreview.render(chain.map { split.examples[$0] }, number: i + 1, encoder: tokenizer, style: style))
                 }
                 return
             }

@@ -21,7 +21,7 @@ struct PrepareWorkspace {
         let path = root.appendingPathComponent("job.yaml").path
         let text = """
             name: prep
-            model: {init: random, config: {preset: tiny, vocab_size: 4096, max_position_embeddings: 1024}}
+            model: {init: random, config: {preset: tiny, vocab_size: 4096, max_position_embeddings: \(max(1024, maxSeqLen))}}
             tokenizer: {path: \(project.path)/demo/tokenizer}
             data:
               train: \(train ?? project.path + "/demo/data/train")
@@ -29,7 +29,7 @@ struct PrepareWorkspace {
               max_seq_len: \(maxSeqLen)
             \(testIDs.map { "  test_query_ids: \(project.path)/\($0)" } ?? "")
             \(extra)
-            train: {micro_batch_tokens: 1024, global_batch_tokens: 4096}
+            train: {micro_batch_tokens: \(max(1024, maxSeqLen)), global_batch_tokens: 4096}
             checkpoint: {dir: \(root.path)/run}
 
             """
@@ -72,21 +72,29 @@ struct PrepareWorkspace {
         #expect(fit.trimmed > 0 && fit.compactedTotal > 0 && fit.turnsDropped > 0 && fit.observationsShortened > 0)
 
         let dataset = try PreparedDataset(path: workspace.run.preparedDataset("train").path)
-        #expect(dataset.exampleCount == train.examples && dataset.tokenCount == train.tokens)
+        #expect(dataset.exampleCount == train.examples && dataset.exampleTokenCount == train.tokens)
+        #expect(dataset.tokenCount == train.sharing.tokensAfter && dataset.chainCount == train.sharing.chains)
         #expect(dataset.sequenceCount == train.sequences && dataset.metadata.maxSeqLen == 1024)
         #expect(dataset.metadata.tokenizerSHA256 == summary.tokenizerSHA256 && dataset.metadata.template == "tool-llama-single-round")
-        var targets = 0
+        #expect(dataset.metadata.prefixSharing == "token-prefix")
+        // Shared prefixes survive fitting at 1024 for some steps only (trim-history drops different old turns).
+        #expect(train.sharing.chains < train.examples && train.sharing.tokensAfter < train.tokens)
+        #expect(train.sharing.sequencesAfter == train.sequences && train.sharing.eosLabels == train.examples - train.sharing.chains)
+        var targets = 0, eosLabels = 0
         for s in 0..<dataset.sequenceCount {
             let sequence = try dataset.readSequence(s)
             #expect(sequence.count <= 1024)
             for (k, start) in sequence.boundaries.dropLast().enumerated() {
                 #expect(sequence.tokens[start] == 2 && sequence.positions[start] == 0 && sequence.segmentIDs[start] == Int32(k))
-                // Each example ends with its trained EOS: the position before it predicts 2.
+                // Each chain ends with its longest example's trained EOS: the position before it predicts 2.
                 let end = sequence.boundaries[k + 1]
                 #expect(sequence.targets[end - 2] == 2 && sequence.targets[end - 1] == PreparedDatasetFormat.ignoreIndex)
+                // Inside a chain, a shorter example's </s> is a label over another input token.
+                eosLabels += (start..<(end - 2)).filter { sequence.targets[$0] == 2 && sequence.tokens[$0 + 1] != 2 }.count
             }
             targets += sequence.targetCount
         }
+        #expect(eosLabels == train.sharing.eosLabels)
         #expect(targets == train.trainableTokens)
         #expect(FileManager.default.fileExists(atPath: workspace.run.preparedDataset("eval").path))
         let written = try JSONSerialization.jsonObject(with: Data(contentsOf: workspace.run.prepareSummaryFile)) as? [String: Any]
@@ -127,13 +135,21 @@ struct PrepareWorkspace {
         }
     }
 
-    @Test func previewShowsTheTrainedSpanAndWritesNothing() throws {
-        let job = try workspace.job()
+    @Test func previewShowsTheTrainedSpansAndEOSLabelsAndWritesNothing() throws {
+        let job = try workspace.job(maxSeqLen: 2048)
         let result = try runProcess(ToolTuneBinary.path, ["prepare", job, "--preview", "2"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.components(separatedBy: "── example ").count == 3)
-        #expect(result.stdout.contains("\nAssistant: ⟦\nThought: \nAction: "))
-        #expect(result.stdout.components(separatedBy: "</s>⟧").count == 3)
+        let sequences = result.stdout.components(separatedBy: "── sequence ").dropFirst()
+        #expect(sequences.count == 2)
+        for sequence in sequences {
+            // One line per example, then the text: every example's target and </s> is marked.
+            let examples = sequence.split(separator: "\n").filter { $0.hasPrefix("   /") }.count
+            #expect(examples > 1, "at 2048 the steps of one demo file share their prefix")
+            #expect(sequence.components(separatedBy: "\nAssistant: ⟦\nThought: ").count - 1 == examples)
+            #expect(sequence.components(separatedBy: "</s>⟧").count - 1 == examples)
+            // The shorter examples' </s>: labels where the chain goes on with the function turn.
+            #expect(sequence.components(separatedBy: "⟦</s>⟧\n").count - 1 == examples - 1)
+        }
         #expect(!FileManager.default.fileExists(atPath: workspace.run.dataFolder.path))
     }
 

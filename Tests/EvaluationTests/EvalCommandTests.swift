@@ -9,6 +9,8 @@ import Preflight
 import Storage
 import TestSupport
 import Testing
+import Tokenizer
+import ToolBench
 
 /// `tooltune eval` run as a user runs it: on demo data with a small random model saved by
 /// ModelCheckpoint.save, on one rank and on two.
@@ -117,6 +119,27 @@ import Testing
             #expect(score.targetTokens == forward.targetCount)
             #expect(abs(score.lossSum - forward.lossSum) <= 1e-4 * forward.lossSum, "example \(k)")
         }
+    }
+
+    /// With trim-chain the held-out steps of a file are fitted together; eval reads them back as prepare
+    /// wrote them (it checks every example's tokens), including the steps trim-chain fitted differently.
+    @Test func trimChainHeldOutStepsAreReadAsPrepared() throws {
+        let text = try String(contentsOfFile: job, encoding: .utf8)
+        try text.replacingOccurrences(of: "  max_seq_len: 1024\n", with: "  max_seq_len: 1024\n  fit: trim-chain\n")
+            .write(toFile: job, atomically: true, encoding: .utf8)
+        try prepare()
+        let spec = try JobPreflight.load(job)
+        let tokenizer = try Tokenizer(folder: spec.tokenizer.path)
+        let cases = try EvalCases.load(job: spec, tokenizer: tokenizer, limit: nil)
+        #expect(cases.steps.count == 139)
+        let alone = ExampleFitter(policy: FitPolicy(maxSeqLen: 1024, mode: .trimHistory, loss: .lastAssistant), encoder: tokenizer)
+        let changed = cases.steps.filter { step in
+            guard case .fitted(let fitted) = alone.fit(Conversation(source: step.context!.source, queryID: nil,
+                                                                     turns: step.context!.turns + [Turn(.assistant, step.gold!)],
+                                                                     functionList: step.context!.functionList)) else { return true }
+            return fitted.tokenized.tokens != step.tokens
+        }
+        #expect(!changed.isEmpty, "trim-chain fits some demo eval step otherwise than trim-history")
     }
 
     /// --watch scores the checkpoints that have no evaluation, oldest first, then stops at --until-step.

@@ -38,5 +38,13 @@ import Testing
         }
         let missing = try runProcess(ToolTuneBinary.path, ["forward", "/nonexistent/model.h5", "--ids", "2,3"])
         #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/model.h5"))
+        for (arguments, message) in [([String](), "give either --ids or --dataset"),
+                                     (["--ids", "2,3", "--dataset", out], "give either --ids or --dataset"),
+                                     (["--ids", "2,3", "--out", out], "--out goes with --dataset"),
+                                     (["--dataset", Self.fixture], "not a prepared dataset")] {
+            let result = try runProcess(ToolTuneBinary.path, ["forward", Self.fixture] + arguments)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
     }
 }

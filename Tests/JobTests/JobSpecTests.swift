@@ -125,6 +125,11 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         BrokenJob(name: "dropout of one", edits: [("dropout: 0.1", "dropout: 1")], keyPath: "train.dropout"),
         BrokenJob(name: "packing yes", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  packing: yes")],
                   keyPath: "data.packing", mentions: "true or false"),
+        BrokenJob(name: "shared prefixes with every-assistant",
+                  edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  loss_turns: every-assistant\n  share_prefixes: true")],
+                  keyPath: "data.share_prefixes", line: 12, mentions: "needs data.loss_turns: last-assistant"),
+        BrokenJob(name: "unknown fit", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  fit: trim-all")],
+                  keyPath: "data.fit", line: 11, mentions: "one of trim-history, trim-chain, drop"),
         BrokenJob(name: "unknown loss turns", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  loss_turns: all")],
                   keyPath: "data.loss_turns", line: 11, mentions: "one of last-assistant, every-assistant"),
         BrokenJob(name: "missing test-id file", edits: [("  max_seq_len: 128", "  max_seq_len: 128\n  test_query_ids: ROOT/ids.json")],
@@ -168,6 +173,8 @@ struct BrokenJob: CustomTestStringConvertible, Sendable {
         #expect(job.name == "t" && job.seed == 1)
         #expect(job.model.config.hiddenSize == 64 && job.model.config.vocabSize == 64)
         #expect(job.data.format == .auto && job.data.fit == .trimHistory && job.data.packing && !job.data.keepThoughts)
+        // Shared prefixes by default with the last-assistant loss (not with every-assistant: the spans overlap).
+        #expect(job.data.sharePrefixes && job.data.lossTurns == .lastAssistant)
         #expect(job.data.lossTurns == .lastAssistant && job.data.testQueryIDs.isEmpty)
         #expect(job.train.optimizer.lr == 1e-3 && job.train.optimizer.betas == (0.9, 0.99))
         #expect(job.train.optimizer.eps == 1e-8 && job.train.optimizer.weightDecay == 0)

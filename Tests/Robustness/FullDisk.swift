@@ -68,7 +68,8 @@ enum FullDisk {
                 teardown: { unmount($0.appendingPathComponent("mnt").path) }))
             }
         }
-        // Output sizes measured on the inputs: train.h5 51 KB + summary.json; model.h5 67 KB; logits.h5 12 KB,
+        // Output sizes measured on the inputs: train.h5 43 KB (51 KB without shared prefixes) + summary.json, and
+        // prepare's spill file beside it while it writes; model.h5 67 KB; logits.h5 12 KB,
         // 8 KB of it written (tmpfs stores no holes); the exported folder 53 KB.
         onFullDisk("prepare", needs: 57_000, mentions: ["mnt/run/data"]) { folder in
             let train = try smallTrain(in: folder)

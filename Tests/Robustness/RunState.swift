@@ -116,6 +116,14 @@ enum DamagedDatasets {
                 try index.write(values)
             }),
             ("an input index past the end", "input_index", { try poke($0, "examples/input_index", at: 0, Int64(1 << 40)) }),
+            ("a sequence starting inside a chain", "extends a chain", { root in
+                let second = try root.dataset("sequences/example_offsets").readRows(1..<2, as: Int64.self)[0]
+                try poke(root, "examples/extends_chain", at: Int(second), UInt8(1))
+            }),
+            ("an EOS label at a chain's end", "is the last of its chain", { root in
+                let n = try root.dataset("examples/eos_label").count
+                try poke(root, "examples/eos_label", at: n - 1, UInt8(1))
+            }),
             ("max_token_id lying", "outside the vocabulary", { root in
                 try poke(root, "tokens", at: 3, Int32(5000))
                 try root.setAttribute("max_token_id", 10)

@@ -15,13 +15,27 @@ import Testing
         maxSeqLen: 8, bosID: 2, eosID: 2, packing: "best-fit-decreasing", sourcesJSON: "{\"input\":\"x\"}",
         countsJSON: "{\"examples\":4}", fitJSON: "{\"mode\":\"trim-history\"}")
 
-    typealias Example = (tokens: [Int32], lossMask: [UInt8], inputIndex: Int)
+    static func example(_ tokens: [Int32], _ mask: [UInt8], _ index: Int, extends: Bool = false,
+                        eosLabel: Bool = false) -> PreparedExample {
+        PreparedExample(tokens: tokens, lossMask: mask, inputIndex: index, extendsChain: extends, eosLabel: eosLabel)
+    }
 
     /// Two sequences: [A(5 tokens), B(3)] and [C(4), D(2)].
-    static let sequences: [[Example]] = [
-        [([2, 10, 11, 12, 2], [0, 0, 1, 1, 1], 1), ([2, 20, 2], [0, 1, 1], 3)],
-        [([2, 30, 31, 2], [0, 0, 0, 1], 0), ([2, 40], [0, 0], 2)],
+    static let sequences: [[PreparedExample]] = [
+        [example([2, 10, 11, 12, 2], [0, 0, 1, 1, 1], 1), example([2, 20, 2], [0, 1, 1], 3)],
+        [example([2, 30, 31, 2], [0, 0, 0, 1], 0), example([2, 40], [0, 0], 2)],
     ]
+
+    /// One sequence: a chain of three examples, then a lone one. Example 0 alone is [2, 10, 11, </s>]
+    /// (target 11 and </s>), example 1 alone is [2, 10, 11, 12, 13, 14, </s>] (targets 13, 14 and </s>), example 2 is
+    /// [2, 10, 11, 12, 13, 14, 15, 16, </s>] (targets 16 and </s>); each shorter one's </s> is a label over the
+    /// longer one's token (12 and 15).
+    static let chained: [[PreparedExample]] = [[
+        example([2, 10, 11, 12], [0, 0, 1, 1], 0, eosLabel: true),
+        example([13, 14, 15], [1, 1, 1], 1, extends: true, eosLabel: true),
+        example([16, 2], [1, 1], 2, extends: true),
+        example([2, 40, 2], [0, 0, 1], 3),
+    ]]
 
     @Test func writesTheDocumentedLayout() throws {
         let file = path("d.h5")
@@ -34,7 +48,10 @@ import Testing
         #expect(try root.read("sequences/example_offsets", as: Int64.self).values == [0, 2, 4])
         #expect(try root.read("sequences/target_counts", as: Int32.self).values == [5, 1])
         #expect(try root.stringAttribute("format") == "tooltune.prepared-dataset")
-        #expect(try root.intAttribute("format_version") == 1)
+        #expect(try root.read("examples/extends_chain", as: UInt8.self).values == [0, 0, 0, 0])
+        #expect(try root.read("examples/eos_label", as: UInt8.self).values == [0, 0, 0, 0])
+        #expect(try root.intAttribute("format_version") == 2)
+        #expect(try root.stringAttribute("prefix_sharing") == "none")
         #expect(try root.intAttribute("max_token_id") == 40)
         #expect(try root.stringAttribute("tokenizer_sha256") == Self.metadata.tokenizerSHA256)
         // No temporary file is left beside it.
@@ -83,7 +100,7 @@ import Testing
 
     /// A target on an example's first token would count in the loss's denominator but never be trained.
     @Test func refusesATargetOnAnExamplesFirstToken() throws {
-        let sequences: [[Example]] = [[([2, 10, 11], [0, 1, 1], 0), ([2, 20, 21], [1, 1, 1], 7)]]
+        let sequences = [[Self.example([2, 10, 11], [0, 1, 1], 0), Self.example([2, 20, 21], [1, 1, 1], 7)]]
         #expect {
             try PreparedDatasetWriter.write(to: path("first.h5"), sequences: sequences, metadata: Self.metadata)
         } throws: { "\($0)".contains("example 7: its first token is marked as a target") }
@@ -111,14 +128,23 @@ import Testing
         }
         #expect(message(checkpointLike).contains("its format is \"tooltune.checkpoint\", expected \"tooltune.prepared-dataset\""))
 
-        let future = path("future.h5")
-        try PreparedDatasetWriter.write(to: future, sequences: Self.sequences, metadata: Self.metadata)
-        do {
-            let h5 = try HDF5File(future, mode: .readWrite)
-            try h5.root.setAttribute("format_version", 2)
+        /// A valid file that says it is of format_version `version`.
+        func file(_ name: String, version: Int) throws -> String {
+            let file = path(name)
+            try PreparedDatasetWriter.write(to: file, sequences: Self.sequences, metadata: Self.metadata)
+            let h5 = try HDF5File(file, mode: .readWrite)
+            try h5.root.setAttribute("format_version", version)
             try h5.close()
+            return file
         }
-        #expect(message(future).contains("format_version 2; this build reads version 1 (written by a newer ToolTune)"))
+        let future = try file("future.h5", version: 3)
+        #expect(message(future).contains("format_version 3 was written by a newer ToolTune; this build reads version 2"))
+
+        // A file of the format before shared prefixes: no labels apart from the inputs.
+        let old = try file("old.h5", version: 1)
+        #expect(message(old).contains("old.h5: prepared dataset format_version 1 was written by an older ToolTune"))
+        #expect(message(old).contains("this build reads version 2: run `tooltune prepare` on the job again"))
+        #expect(PreparedDataset.summaryLines(old)?.first?.contains("format_version 1 was written by an older ToolTune") == true)
 
         let broken = path("broken.h5")
         try PreparedDatasetWriter.write(to: broken, sequences: Self.sequences, metadata: Self.metadata)
@@ -128,5 +154,52 @@ import Testing
             try h5.close()
         }
         #expect(message(broken).contains("/examples/offsets must rise from 0 to the token count 14"))
+    }
+
+    @Test func chainsShareTheirPrefixAndLabelEOSWhereAShorterExampleEnds() throws {
+        let file = path("chained.h5")
+        var metadata = Self.metadata
+        metadata.maxSeqLen = 12
+        metadata.prefixSharing = "token-prefix"
+        try PreparedDatasetWriter.write(to: file, sequences: Self.chained, metadata: metadata)
+        let dataset = try PreparedDataset(path: file)
+        #expect(dataset.exampleCount == 4 && dataset.chainCount == 2 && dataset.sequenceCount == 1)
+        #expect(dataset.tokenCount == 12 && dataset.exampleTokenCount == 4 + 7 + 9 + 3)
+        #expect(dataset.exampleTokens(ofSequence: 0) == 23 && dataset.chainStart == [0, 0, 0, 3])
+        #expect(dataset.metadata.prefixSharing == "token-prefix")
+
+        let x = PreparedDatasetFormat.ignoreIndex
+        let sequence = try dataset.readSequence(0)
+        #expect(sequence.tokens == [2, 10, 11, 12, 13, 14, 15, 16, 2, 2, 40, 2])
+        // One attention block per chain, positions going on through the chain.
+        #expect(sequence.boundaries == [0, 9, 12] && sequence.segmentIDs == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1])
+        #expect(sequence.positions == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2])
+        // Position 2 predicts </s> although the next input is 12; position 6 predicts </s> over 15.
+        #expect(sequence.targets == [x, 11, 2, 13, 14, 2, 16, 2, x, x, 2, x])
+        #expect(sequence.targetCount == Int(dataset.targetCounts[0]) && sequence.targetCount == 8)
+
+        // Each example on its own, as it was before it was chained.
+        #expect(try dataset.readExample(0) == ([2, 10, 11, 2], [0, 0, 1, 1]))
+        #expect(try dataset.readExample(1) == ([2, 10, 11, 12, 13, 14, 2], [0, 0, 0, 0, 1, 1, 1]))
+        #expect(try dataset.readExample(2) == ([2, 10, 11, 12, 13, 14, 15, 16, 2], [0, 0, 0, 0, 0, 0, 0, 1, 1]))
+        #expect(try dataset.readExample(3) == ([2, 40, 2], [0, 0, 1]))
+        let summary = try #require(PreparedDataset.summaryLines(file))
+        #expect(summary[0].contains("format_version 2") && summary[0].contains("prefix sharing token-prefix"))
+        #expect(summary[1].contains("4 examples in 2 chains, 1 sequences; 12 tokens stored, 23 as separate examples (1.92x)"))
+        #expect(summary[1].contains("8 targets, 2 EOS labels inside chains"))
+    }
+
+    @Test func refusesChainsThatCannotBeRead() throws {
+        var metadata = Self.metadata
+        metadata.maxSeqLen = 12
+        let startsWithExtension = [[Self.example([13, 14], [1, 1], 0, extends: true)]]
+        #expect {
+            try PreparedDatasetWriter.write(to: path("a.h5"), sequences: startsWithExtension, metadata: metadata)
+        } throws: { "\($0)".contains("example 0 extends a chain but starts sequence 0") }
+        let labelAtTheEnd = [[Self.example([2, 10, 11], [0, 1, 1], 3, eosLabel: true)]]
+        #expect {
+            try PreparedDatasetWriter.write(to: path("b.h5"), sequences: labelAtTheEnd, metadata: metadata)
+        } throws: { "\($0)".contains("example 3 has an EOS label but no target at its end or no longer example after it") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
     }
 }

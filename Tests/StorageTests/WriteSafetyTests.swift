@@ -110,13 +110,14 @@ import Testing
 
     @Test func streamingWriterSpansChunksAsTheWholeWriterDoes() throws {
         // 40 sequences of 1,000-2,000 tokens: several 16,384-token chunks, flushed as they fill.
-        var sequences: [[PreparedDatasetWriter.Example]] = []
+        var sequences: [[PreparedExample]] = []
         var input = 0
         for s in 0..<40 {
-            var examples: [PreparedDatasetWriter.Example] = []
+            var examples: [PreparedExample] = []
             for e in 0..<(1 + s % 3) {
                 let n = 300 + (s * 131 + e * 17) % 400
-                examples.append(((0..<n).map { Int32(($0 * 7 + s) % 4000) + 3 }, [0] + (1..<n).map { UInt8(($0 + e) % 2) }, input))
+                examples.append(PreparedExample(tokens: (0..<n).map { Int32(($0 * 7 + s) % 4000) + 3 },
+                                                lossMask: [0] + (1..<n).map { UInt8(($0 + e) % 2) }, inputIndex: input))
                 input += 1
             }
             sequences.append(examples)

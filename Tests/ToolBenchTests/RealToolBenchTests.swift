@@ -3,17 +3,12 @@ import TestSupport
 import Testing
 import ToolBench
 
-/// ToolBench's own `data_example` (15 raw answer files), which is never committed: these tests run when
-/// it is at ../shared/toolbench (or TOOLBENCH_DATA_EXAMPLE) and are skipped, saying so, when it is not.
+/// ToolBench's own `data_example` (`TestSupport.ToolBenchDataExample`): these tests run when it is at
+/// ../shared/toolbench and are skipped, saying so, when it is not.
 enum RealData {
-    static let folder: String = {
-        if let explicit = ProcessInfo.processInfo.environment["TOOLBENCH_DATA_EXAMPLE"] { return explicit }
-        let sibling = ToolTuneBinary.projectRoot.appendingPathComponent("../../shared/toolbench/ToolBench-data_example").standardized.path
-        return FileManager.default.fileExists(atPath: sibling) ? sibling : "/work/shared/toolbench/ToolBench-data_example"
-    }()
-    static var answers: String { folder + "/answer" }
-    static var present: Bool { FileManager.default.fileExists(atPath: answers) }
-    static let skipNote: Comment = "ToolBench data_example not found (../shared/toolbench/ToolBench-data_example); set TOOLBENCH_DATA_EXAMPLE"
+    static var answers: String { ToolBenchDataExample.answers }
+    static var present: Bool { ToolBenchDataExample.present }
+    static let skipNote = Comment(rawValue: ToolBenchDataExample.skipNote)
 
     /// One train_messages entry read with Foundation's parser (independent of our JSONParser).
     static func rawMessages(_ file: String, entry: Int) throws -> [[String: Any]] {

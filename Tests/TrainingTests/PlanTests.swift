@@ -55,6 +55,22 @@ import Testing
         }
     }
 
+    /// With shared prefixes a sequence's examples hold more tokens than it runs: steps are cut by those,
+    /// so a job keeps its steps per epoch; micro-batches and ranks still by the tokens run.
+    @Test func stepsAreCutByExampleTokens() {
+        let examples = Self.lengths.map { 3 * $0 }
+        let shared = EpochPlanner(sequenceTokens: Self.lengths, exampleTokens: examples, globalBatchTokens: 9000,
+                                  microBatchTokens: 1024, ranks: 2, seed: 7)
+        // The same steps as sequences of three times the length with three times the budget.
+        #expect(shared.stepBoundaries(epoch: 0) == planner(ranks: 2, global: 3000).stepBoundaries(epoch: 0))
+        for step in shared.steps(epoch: 0) {
+            #expect(step.sequences.reduce(0) { $0 + examples[$1] } <= 9000 || step.sequences.count == 1)
+            for rank in step.microBatches {
+                for micro in rank { #expect(micro.reduce(0) { $0 + Self.lengths[$1] } <= 1024) }
+            }
+        }
+    }
+
     @Test func moreRanksThanSequencesLeavesSomeIdle() {
         let p = EpochPlanner(sequenceTokens: [100, 200], globalBatchTokens: 1000, microBatchTokens: 512, ranks: 4, seed: 3)
         let step = p.steps(epoch: 0)[0]

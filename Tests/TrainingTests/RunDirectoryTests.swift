@@ -48,8 +48,8 @@ import Testing
 @Suite struct MetricsLogTests {
     func record(_ step: Int, loss: Double = 1.5) -> StepMetrics {
         StepMetrics(step: step, epoch: 0, loss: loss, lr: 1e-3, gradNorm: 0.5, tokens: 100, targetTokens: 20,
-                    tokensPerSecond: 1000, seconds: 0.1, computeSeconds: 0.08, communicationSeconds: 0.01,
-                    waitSeconds: 0.01, skipped: false)
+                    exampleTokens: 250, tokensPerSecond: 1000, exampleTokensPerSecond: 2500, seconds: 0.1, computeSeconds: 0.08,
+                    communicationSeconds: 0.01, waitSeconds: 0.01, skipped: false)
     }
 
     @Test func appendReadAndRestart() throws {
@@ -65,7 +65,42 @@ import Testing
         try log.restart(from: (1...3).map { record($0, loss: Double($0)) })
         #expect(try log.read().map(\.loss) == [1, 2, 3])
         let text = String(decoding: FileManager.default.contents(atPath: log.url.path)!, as: UTF8.self)
-        #expect(text.hasPrefix(#"{"comm_s":0.01,"compute_s":0.08,"epoch":0,"grad_norm":0.5,"loss":1,"lr":0.001,"#))
+        #expect(text.hasPrefix(#"{"comm_s":0.01,"compute_s":0.08,"epoch":0,"example_tokens":250,"example_tokens_per_s":2500,"grad_norm":0.5,"#))
+    }
+
+    /// A run logged before example tokens were counted resumes: its records read them as its tokens
+    /// (without shared prefixes they are the same).
+    @Test func recordsWithoutExampleTokensReadAsUnshared() throws {
+        let log = MetricsLog(url: try makeTemporaryFolder("metrics").appendingPathComponent("metrics.jsonl"))
+        try Data(#"{"comm_s":0.01,"compute_s":0.08,"epoch":0,"grad_norm":0.5,"loss":1,"lr":0.001,"seconds":0.1,"skipped":false,"step":1,"target_tokens":20,"tokens":100,"tokens_per_s":1000,"wait_s":0.01}"#.utf8 + [0x0A])
+            .write(to: log.url)
+        let read = try #require(try log.read().first)
+        #expect(read.exampleTokens == 100 && read.exampleTokensPerSecond == 1000 && read.tokens == 100)
+        try log.append(record(2))
+        #expect(try log.read().map(\.exampleTokens) == [100, 250])
+    }
+
+    /// The same for a checkpoint's metrics table written before the example-token columns.
+    @Test func checkpointTablesWithoutExampleTokensReadAsUnshared() throws {
+        let path = try makeTemporaryFolder("metrics").appendingPathComponent("old.h5").path
+        let file = try HDF5File(path, mode: .create)
+        let group = try file.root.createGroup("metrics")
+        let records = [record(1), record(2)]
+        for column in StepMetrics.columns {
+            switch column {
+            case .integer(let key, let field) where StepMetrics.addedColumns[key] == nil:
+                try group.write(key.rawValue, records.map { Int64($0[keyPath: field]) })
+            case .real(let key, let field) where StepMetrics.addedColumns[key] == nil:
+                try group.write(key.rawValue, records.map { $0[keyPath: field] })
+            case .flag(let key, let field):
+                try group.write(key.rawValue, records.map { UInt8($0[keyPath: field] ? 1 : 0) })
+            default: continue
+            }
+        }
+        let read = try TrainingCheckpoint.readMetrics(group)
+        #expect(read.map(\.exampleTokens) == [100, 100] && read.map(\.exampleTokensPerSecond) == [1000, 1000])
+        #expect(read.map(\.loss) == records.map(\.loss))
+        try file.close()
     }
 
     @Test func nonFiniteLossesAreWrittenAsStrings() throws {

@@ -15,7 +15,7 @@ struct TrainingJob {
 
     /// `settings` replaces lines of the template (key: "value" as YAML text), e.g. ["dropout": "0.0"].
     /// The job's folder goes in `parent` (by default the system's temporary folder).
-    init(_ label: String, hidden: Int = 32, layers: Int = 2, steps: Int = 6, everySteps: Int = 3,
+    init(_ label: String, hidden: Int = 32, layers: Int = 2, steps: Int = 6, epochs: Int = 1, everySteps: Int = 3,
          micro: Int = 1024, global: Int = 2048, dropout: Double = 0.1, precision: Precision = .fp32,
          extra: String = "", in parent: URL? = nil) throws {
         root = try makeTemporaryFolder(label, in: parent)
@@ -32,6 +32,7 @@ struct TrainingJob {
               train: \(project)/demo/data/eval
               max_seq_len: 1024
             train:
+              epochs: \(epochs)
               max_steps: \(steps)
               micro_batch_tokens: \(micro)
               global_batch_tokens: \(global)
@@ -293,8 +294,19 @@ func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> 
     /// The loss falls over a short run, and `inspect` summarizes the checkpoint.
     @Test func lossFallsAndInspectSummarizesTheCheckpoint() throws {
         let job = try TrainingJob("falls", hidden: 64, steps: 30, everySteps: 30, micro: 2048, global: 4096, dropout: 0)
-        expectSuccess(try job.train(ranks: 2), "training")
-        let losses = try job.metrics().map(\.loss)
+        let result = try job.train(ranks: 2)
+        expectSuccess(result, "training")
+        // Shared prefixes: a step's examples hold more tokens than it runs, and steps are cut by them (at most
+        // global_batch_tokens, or one sequence).
+        let metrics = try job.metrics()
+        let dataset = try PreparedDataset(path: job.run.preparedDataset("train").path)
+        #expect(dataset.exampleTokenCount > dataset.tokenCount)
+        let longest = (0..<dataset.sequenceCount).map(dataset.exampleTokens(ofSequence:)).max()!
+        #expect(metrics.allSatisfy { $0.exampleTokens <= max(4096, longest) })
+        #expect(metrics.reduce(0) { $0 + $1.exampleTokens } > metrics.reduce(0) { $0 + $1.tokens })
+        #expect(metrics.allSatisfy { $0.exampleTokens >= $0.tokens && $0.exampleTokensPerSecond >= $0.tokensPerSecond })
+        #expect(result.stdout.contains(" example) tok/s") && result.stdout.contains("example tok/s)"), "\(result.stdout)")
+        let losses = metrics.map(\.loss)
         let early = losses.prefix(3).reduce(0, +) / 3, late = losses.suffix(3).reduce(0, +) / 3
         #expect(late < early - 1.0, "loss \(early) -> \(late)")
         let inspect = try runProcess(ToolTuneBinary.path, ["inspect", job.run.checkpointPath(step: 30).path])

@@ -168,7 +168,8 @@ struct TrainingFixture {
         let tokenizer = try Tokenizer(folder: tokenizerFolder.path)
 
         let data = folder.appendingPathComponent("train.h5").path
-        try PreparedDatasetWriter.write(to: data, sequences: sequences, metadata: PreparedDatasetMetadata(
+        let stored = sequences.map { $0.map { PreparedExample(tokens: $0.tokens, lossMask: $0.lossMask, inputIndex: $0.inputIndex) } }
+        try PreparedDatasetWriter.write(to: data, sequences: stored, metadata: PreparedDatasetMetadata(
             tokenizerSHA256: tokenizer.sha256, template: "none (\(name) fixture)", lossTurns: "fixture", maxSeqLen: maxSeqLen,
             bosID: bosID, eosID: eosID, packing: "fixture", sourcesJSON: "{\"fixture\":\"\(path)\"}", countsJSON: "{}", fitJSON: "{}"))
 
